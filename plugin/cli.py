@@ -1,0 +1,315 @@
+"""Command line: options, their validation, and assembling the check."""
+import argparse
+import logging
+import os
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import nagiosplugin
+
+from . import __version__
+from .contexts import (AgeContext, ClusterContext, LEVELS, ALIASES, MeasureContext,
+                       RankedResults, RepositoryContext)
+from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
+                          Redactor, load_credentials, split_url_userinfo)
+from .deadline import Deadline, DeadlineExceeded
+from .durations import DurationError, parse_age_range, parse_duration
+from .reader import Query
+from .resource import SnapshotResource
+from .summary import SnapshotSummary
+
+PROG = "check_es_snapshot"
+DEFAULT_WARNING = "1d2h"
+DEFAULT_CRITICAL = "2d2h"
+DEFAULT_TIMEOUT = 10
+# The look-back window reaches this far beyond the critical age, so that a
+# snapshot just past it is still named with its real age.
+WINDOW_SLACK_S = 3600
+
+DESCRIPTION = """\
+Checks the snapshot backups of an Elasticsearch (5.x-9.x, Alibaba Cloud
+included) or OpenSearch (1.x-3.x) cluster: the state of the newest snapshot
+of each repository (by start time) and the age of the newest successful one.
+"""
+
+EPILOG = f"""\
+AGE takes seconds (3600), durations (90m, 26h, 1d12h; units w d h m s) or a
+Nagios range of them (@1h:2h); see
+https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
+
+States:
+  OK        newest snapshot SUCCESS (or IN_PROGRESS) and the newest
+            successful one younger than the thresholds
+  WARNING   newest snapshot PARTIAL, or the age outside -w
+  CRITICAL  newest snapshot FAILED or INCOMPATIBLE; age outside -c; no
+            repository registered; a named repository missing; a
+            repository without a successful snapshot; cluster unreachable
+            (refused, DNS, TLS, timed out) or HTTP 5xx
+  UNKNOWN   unrecognised snapshot state; HTTP 401/403; an answer that is
+            not what Elasticsearch sends; bad usage; -t reached
+  With several repositories the worst counts (CRITICAL > WARNING >
+  UNKNOWN > OK). --state-map changes a state's level, e.g. PARTIAL=ok.
+
+Perfdata (absent when the cluster could not be read):
+  age            s  age of the newest successful snapshot (of the stalest
+                    repository), with the -w/-c thresholds
+  duration       s  run time of the newest completed snapshot
+  size           B  total size of the newest completed snapshot
+  shards_failed     failed shards of the newest completed snapshot
+
+Secrets: the password from ${PASSWORD_ENV} or --password-file, an API key
+from ${API_KEY_ENV} or --api-key-file, a bearer token from ${BEARER_ENV} or
+--bearer-token-file, or user:password inside --url. --password is visible
+to other local users in the process list.
+
+Verbosity: -v lists the recent snapshots and failure reasons, -vv adds the
+requests made and the cluster version, -vvv debug detail and tracebacks.
+"""
+
+
+class UsageError(Exception):
+    """Bad usage: UNKNOWN (exit 3), never argparse's exit 2 (CRITICAL)."""
+
+
+class HelpShown(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+    def exit(self, status=0, message=None):
+        if message:
+            print(message, end="")
+        raise HelpShown()
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str
+    repositories: tuple
+    warning: str
+    critical: str
+    timeout: float
+    authorization: object = None
+    verify: object = True
+    cert: object = None
+    use_env_proxy: bool = True
+    state_map: dict = field(default_factory=dict)
+    sizes: bool = True
+    verbose: int = 0
+    notes: tuple = ()
+    secrets: tuple = ()
+
+    @property
+    def window_s(self):
+        """Look-back window from the critical age, None if -c is no upper bound."""
+        crit = nagiosplugin.Range(self.critical)
+        if crit.invert or crit.end == float("inf"):
+            return None
+        return int(crit.end) + WINDOW_SLACK_S
+
+
+def build_parser():
+    p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, add_help=False,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
+    conn = p.add_argument_group("connection")
+    conn.add_argument("--url", default="http://localhost:9200",
+                      help="base URL of the cluster, may carry a path prefix "
+                           "(default: %(default)s)")
+    conn.add_argument("-H", "--hostname", help="host name, replaces the one in --url")
+    conn.add_argument("-P", "--port", type=int, help="port, replaces the one in --url")
+    conn.add_argument("-t", "--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
+                      help="the whole run ends within this time "
+                           "(default: %(default)s)")
+    conn.add_argument("--no-proxy", action="store_true",
+                      help="ignore the http(s)_proxy environment variables")
+    auth = p.add_argument_group("authentication and TLS")
+    auth.add_argument("--user", help=f"user for basic auth (password: ${PASSWORD_ENV})")
+    auth.add_argument("--password", help="password (visible in the process list; "
+                                         f"prefer ${PASSWORD_ENV} or --password-file)")
+    auth.add_argument("--password-file", metavar="FILE", help="file holding the password")
+    auth.add_argument("--api-key-file", metavar="FILE",
+                      help=f"file holding an API key, encoded or id:key (or ${API_KEY_ENV})")
+    auth.add_argument("--bearer-token-file", metavar="FILE",
+                      help=f"file holding a bearer token (or ${BEARER_ENV})")
+    auth.add_argument("--ca-cert", metavar="PATH",
+                      help="CA certificate file or directory to verify the server")
+    auth.add_argument("--client-cert", metavar="FILE", help="client certificate (PEM)")
+    auth.add_argument("--client-key", metavar="FILE", help="key of the client certificate")
+    auth.add_argument("--insecure", action="store_true",
+                      help="do not verify the server certificate")
+    sel = p.add_argument_group("what to check")
+    sel.add_argument("-r", "--repository", action="append", metavar="NAME",
+                     help="repository to check, repeatable (default: all registered)")
+    sel.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="AGE",
+                     help="age of the newest successful snapshot that warns "
+                          "(default: %(default)s)")
+    sel.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="AGE",
+                     help="age that is critical (default: %(default)s)")
+    sel.add_argument("--state-map", action="append", metavar="STATE=LEVEL",
+                     help="level of a snapshot state: ok, warning, critical or "
+                          "unknown, repeatable (e.g. PARTIAL=ok)")
+    sel.add_argument("--no-size", action="store_true",
+                     help="skip collecting snapshot sizes (no _status request)")
+    misc = p.add_argument_group("output")
+    misc.add_argument("-v", "--verbose", action="count", default=0,
+                      help="more detail, up to -vvv (see Verbosity)")
+    misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    misc.add_argument("-h", "--help", action="help", help="show this help")
+    return p
+
+
+def _base_url(options):
+    url, user, password = split_url_userinfo(options.url.strip())
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url must be http(s)://host[:port][/prefix], not {parts.scheme or url!r}")
+    try:
+        host, port = options.hostname or parts.hostname, options.port or parts.port
+    except ValueError:
+        raise UsageError("--url has an invalid port") from None
+    if port is not None and not 0 < port < 65536:
+        raise UsageError(f"port {port} is out of range")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6 literal
+    netloc = f"{host}:{port}" if port else host
+    return urlunsplit(parts._replace(netloc=netloc)), user, password
+
+
+def _state_map(entries):
+    mapping = {}
+    for entry in entries or ():
+        state, _, level = entry.partition("=")
+        level = ALIASES.get(level.strip().lower(), level.strip().lower())
+        if not state.strip() or level not in LEVELS:
+            raise UsageError(f"--state-map {entry!r}: use STATE=ok|warning|critical|unknown")
+        mapping[state.strip().upper()] = LEVELS[level]
+    return mapping
+
+
+def _tls(options):
+    if options.insecure and options.ca_cert:
+        raise UsageError("--insecure and --ca-cert contradict each other")
+    for path in (options.ca_cert, options.client_cert, options.client_key):
+        if path and not os.path.exists(path):
+            raise UsageError(f"{path} does not exist")
+    if options.client_key and not options.client_cert:
+        raise UsageError("--client-key needs --client-cert")
+    verify = False if options.insecure else (options.ca_cert or True)
+    cert = options.client_cert
+    if options.client_cert and options.client_key:
+        cert = (options.client_cert, options.client_key)
+    return verify, cert
+
+
+def parse_settings(argv, environ):
+    options = build_parser().parse_args(argv)
+    try:
+        warning = parse_age_range(options.warning)
+        critical = parse_age_range(options.critical)
+        timeout = parse_duration(options.timeout)
+    except DurationError as exc:
+        raise UsageError(str(exc)) from None
+    if not 1 <= timeout <= 3600:
+        raise UsageError("--timeout must be between 1 and 3600 seconds")
+    base_url, url_user, url_password = _base_url(options)
+    try:
+        creds = load_credentials(options, environ, url_user, url_password)
+    except CredentialError as exc:
+        raise UsageError(str(exc)) from None
+    verify, cert = _tls(options)
+    notes = list(creds.notes)
+    if verify is False:
+        notes.append("TLS certificate verification is disabled (--insecure)")
+    if options.password is not None:
+        notes.append("--password is visible to other local users; prefer "
+                     f"${PASSWORD_ENV} or --password-file")
+    return Settings(
+        base_url=base_url,
+        repositories=tuple(dict.fromkeys(r.strip() for r in options.repository or () if r.strip())),
+        warning=warning, critical=critical, timeout=timeout,
+        authorization=creds.authorization, verify=verify, cert=cert,
+        use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map),
+        sizes=not options.no_size, verbose=min(options.verbose, 3), notes=tuple(notes),
+        secrets=tuple(creds.secrets) + tuple(s for s in (url_password,) if s),
+    )
+
+
+def build_check(settings, client, now_ms=None):
+    resource = SnapshotResource(
+        client, Query(repositories=settings.repositories, window_s=settings.window_s,
+                      sizes=settings.sizes),
+        now_ms=now_ms)
+    check = nagiosplugin.Check(
+        resource,
+        RankedResults(),
+        ClusterContext("cluster"),
+        RepositoryContext("repository", settings.state_map),
+        AgeContext("age", settings.warning, settings.critical),
+        MeasureContext("measure"),
+        SnapshotSummary(resource, settings.notes),
+    )
+    check.name = "ES_SNAPSHOT"  # not Check(name=...): nagiosplugin 1.3.2 lacks it
+    return check
+
+
+def make_client(settings, deadline, redact):
+    from .client import EsClient  # requests is imported only for a real run
+    return EsClient(settings.base_url, authorization=settings.authorization,
+                    verify=settings.verify, cert=settings.cert,
+                    use_env_proxy=settings.use_env_proxy, deadline=deadline, redact=redact)
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redact):
+        super().__init__()
+        self.redact = redact
+
+    def filter(self, record):
+        record.msg, record.args = self.redact(record.getMessage()), ()
+        return True
+
+
+def _say(line, code):
+    print(f"ES_SNAPSHOT {line}")
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def main(argv=None, environ=None):
+    # Icinga reads stderr into the check output: no warnings, no lastResort log.
+    warnings.simplefilter("ignore")
+    logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        settings = parse_settings(argv, os.environ if environ is None else environ)
+    except HelpShown:
+        sys.exit(3)
+    except UsageError as exc:
+        print(f"ES_SNAPSHOT UNKNOWN - usage: {exc}")
+        print(f"Usage: {PROG} [--url URL] [-r REPOSITORY] [-w AGE] [-c AGE] [-t SECONDS]"
+              f" ... (see {PROG} --help)")
+        sys.exit(3)
+    redact = Redactor(settings.secrets)
+    log = logging.getLogger("nagiosplugin.es_snapshot")
+    log.addFilter(_RedactingFilter(redact))
+    deadline = Deadline(settings.timeout)
+    deadline.arm()
+    try:
+        check = build_check(settings, make_client(settings, deadline, redact))
+        check.main(verbose=settings.verbose)
+    except DeadlineExceeded:
+        _say(f"UNKNOWN - plugin timed out after {settings.timeout:g}s (-t)", 3)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        detail = redact(f"{type(exc).__name__}: {exc}")
+        if settings.verbose >= 3:
+            print(f"ES_SNAPSHOT UNKNOWN - internal error: {detail}"[:300])
+            print(redact(traceback.format_exc()))
+            sys.exit(3)
+        _say(f"UNKNOWN - internal error: {detail}"[:300].splitlines()[0], 3)
+    finally:
+        deadline.disarm()

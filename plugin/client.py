@@ -1,0 +1,217 @@
+"""The one module that speaks HTTP.
+
+Every transport fault, HTTP status and undecodable body leaves this module as
+an ``EsError`` that carries the state it deserves and a sentence an operator
+can act on: network-level faults (refused, DNS, TLS, timed out) and HTTP 5xx
+are CRITICAL, as the monitoring-plugins guidelines say; authentication and
+protocol errors are UNKNOWN.  Messages name host:port, never a credential.
+"""
+import email.utils
+import json
+import logging
+import socket
+import ssl
+import time
+from urllib.parse import quote, urlencode, urlsplit
+
+import nagiosplugin
+import requests
+
+from . import __version__
+from .deadline import DeadlineExceeded
+
+log = logging.getLogger("nagiosplugin.es_snapshot")
+
+# A listing of 100,000 snapshots is about 60 MB; anything larger is not a
+# snapshot listing and is refused before it fills the monitoring host's memory.
+MAX_BODY_BYTES = 96 * 1024 * 1024
+CHUNK = 64 * 1024
+MAX_REDIRECTS = 3
+CONNECT_TIMEOUT = 5.0
+
+
+class EsError(Exception):
+    """A failure that decides the check's outcome by itself."""
+
+    def __init__(self, message, state=nagiosplugin.Unknown, status=None, error_type=""):
+        super().__init__(message)
+        self.state = state
+        self.status = status
+        self.error_type = error_type
+
+
+def path_of(*segments):
+    """URL path from names that may hold any character (repository names)."""
+    return "/" + "/".join(quote(s, safe=",*") for s in segments)
+
+
+class EsClient:
+    def __init__(self, base_url, *, authorization=None, verify=True, cert=None,
+                 use_env_proxy=True, deadline, redact=str):
+        self.base_url = base_url.rstrip("/")
+        parts = urlsplit(self.base_url)
+        default_port = 443 if parts.scheme == "https" else 80
+        self.where = f"{parts.hostname}:{parts.port or default_port}"
+        self.deadline = deadline
+        self.redact = redact
+        self.requests_made = []  # (path, status, bytes, seconds) for -vv
+        session = requests.Session()
+        session.trust_env = use_env_proxy
+        session.max_redirects = MAX_REDIRECTS
+        session.verify = verify
+        session.cert = cert
+        session.headers.update({
+            "Accept": "application/json",
+            "User-Agent": f"check_es_snapshot/{__version__}",
+        })
+        if authorization:
+            # A session header: requests drops it when a redirect leaves the host.
+            session.headers["Authorization"] = authorization
+        self.session = session
+
+    def get(self, path, params=None, *, what="request"):
+        """Decoded JSON body of a GET; 404 raises EsError with its type."""
+        shown = path + ("?" + urlencode(params) if params else "")
+        for attempt in (1, 2):
+            status, headers, body, elapsed = self._fetch(shown, what)
+            self.requests_made.append((shown, status, len(body), elapsed))
+            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", shown, status, len(body), elapsed * 1000)
+            log.debug("response body starts: %s", self.redact(body[:300].decode("utf-8", "replace")))
+            wait = self._retry_wait(status, headers) if attempt == 1 else None
+            if wait is None:
+                break
+            log.info("HTTP %s, retrying once after %ss (Retry-After)", status, wait)
+            time.sleep(wait)
+        payload = self._decode(body, status, what)
+        if status != 200:
+            raise self._status_error(status, payload, what)
+        return payload
+
+    def _fetch(self, shown, what):
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise EsError(f"timed out before {what} at {self.where}", nagiosplugin.Critical)
+        started = time.monotonic()
+        response = None
+        try:
+            response = self.session.get(
+                self.base_url + shown, stream=True,
+                timeout=(min(CONNECT_TIMEOUT, remaining), remaining))
+            body = self._read(response, what)
+            return response.status_code, response.headers, body, time.monotonic() - started
+        except DeadlineExceeded:
+            raise EsError(f"timed out after {self.deadline.network_budget:g}s waiting for "
+                          f"{what} at {self.where}", nagiosplugin.Critical) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._transport_error(exc, what) from None
+        finally:
+            if response is not None:
+                response.close()
+
+    def _read(self, response, what):
+        chunks, size = [], 0
+        for chunk in response.iter_content(CHUNK):
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise EsError(f"{what} at {self.where}: answer larger than "
+                              f"{MAX_BODY_BYTES // 2**20} MiB, refused")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _retry_wait(self, status, headers):
+        """Seconds to wait before the one retry a 429/503 allows, if it fits."""
+        if status not in (429, 503):
+            return None
+        value = headers.get("Retry-After", "").strip()
+        if value.isdigit():
+            wait = int(value)
+        else:
+            try:
+                wait = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+            except (TypeError, ValueError, OverflowError):
+                return None
+        wait = max(0.0, wait)
+        return wait if wait < self.deadline.remaining() - 1 else None
+
+    def _decode(self, body, status, what):
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            pass
+        if status >= 500:
+            raise EsError(f"HTTP {status} from {self.where} for {what}", nagiosplugin.Critical, status)
+        if status in (401, 403):
+            return None  # OpenSearch security answers 401 with plain text
+        head = body.lstrip()[:1]
+        if head == b"<":
+            kind = "HTML instead of JSON (a proxy or a wrong --url?)"
+        elif not body.strip():
+            kind = "an empty body instead of JSON"
+        else:
+            kind = "a body that is not valid JSON (truncated?)"
+        raise EsError(f"{what} at {self.where}: HTTP {status} with {kind}", status=status)
+
+    def _status_error(self, status, payload, what):
+        error = payload.get("error") if isinstance(payload, dict) else None
+        error_type = error.get("type", "") if isinstance(error, dict) else ""
+        reason = error.get("reason", "") if isinstance(error, dict) else (
+            error if isinstance(error, str) else "")
+        reason = self.redact(str(reason))[:160]
+        if status == 401:
+            return EsError(f"authentication failed at {self.where} (HTTP 401): "
+                           "check the user and password or API key", status=status)
+        if status == 403:
+            return EsError(f"authorisation failed at {self.where} (HTTP 403): the user lacks "
+                           "the monitor_snapshot privilege" + (f": {reason}" if reason else ""),
+                           status=status, error_type=error_type)
+        state = nagiosplugin.Critical if status >= 500 or status in (429,) else nagiosplugin.Unknown
+        detail = f": {reason}" if reason else ""
+        return EsError(f"HTTP {status} from {self.where} for {what}{detail}",
+                       state, status=status, error_type=error_type)
+
+    def _transport_error(self, exc, what):
+        cause = describe_cause(exc, self.deadline.network_budget)
+        return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
+
+
+def _chain(exc):
+    """The exception and everything it wraps, outermost first."""
+    seen = []
+    todo = [exc]
+    while todo and len(seen) < 20:
+        item = todo.pop(0)
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
+        todo.extend(a for a in getattr(item, "args", ()) if isinstance(a, BaseException))
+    return seen
+
+
+def describe_cause(exc, budget):
+    """A few words on why a request failed, from the wrapped low-level error."""
+    chain = _chain(exc)
+    for item in chain:
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return f"TLS certificate verification failed ({item.verify_message})"
+    for item in chain:
+        if isinstance(item, ssl.SSLError):
+            return f"TLS handshake failed ({item.reason or 'SSL error'})".replace("_", " ").lower()
+        if isinstance(item, socket.gaierror):
+            return "host name could not be resolved"
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, ConnectionResetError):
+            return "connection reset by the server"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer within {budget:g}s (timed out)"
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return f"more than {MAX_REDIRECTS} redirects"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the connection broke off in the middle of the answer"
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema)):
+        return "the URL is not valid"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "connection failed (" + type(chain[-1]).__name__ + ")"
+    return type(exc).__name__

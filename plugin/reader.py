@@ -1,0 +1,176 @@
+"""Reads what the check needs from the cluster, asking for as little as it can.
+
+A check runs every few minutes on every cluster, so the cost per run must not
+grow with the repository.  The version decides the requests (see cluster.py):
+on ES >= 7.16 one request returns only the snapshots inside a look-back
+window and the cluster never loads the metadata of older ones; older
+versions and OpenSearch get the plain listing, their only option.
+"""
+import dataclasses
+import logging
+from dataclasses import dataclass
+
+from . import cluster
+from .client import EsError, path_of
+from .snapshots import (ResponseShapeError, Repository, SUCCESS, newest_first,
+                        parse_listing, parse_repositories, parse_status_size)
+
+log = logging.getLogger("nagiosplugin.es_snapshot")
+
+# How much further back the second request looks, on ES >= 7.16, for a
+# repository whose window held no successful snapshot: enough to name the
+# last success for the operator, still bounded.
+WIDENING = 8
+
+
+@dataclass(frozen=True)
+class Query:
+    repositories: tuple = ()        # empty: every registered repository
+    window_s: object = None         # look-back in seconds, None: no window
+    sizes: bool = True              # collect bytes (may cost a _status request)
+
+
+@dataclass(frozen=True)
+class Survey:
+    info: cluster.ClusterInfo
+    repositories: tuple             # Repository, in the order asked for
+    now_ms: int
+
+    @property
+    def snapshots(self):
+        return [s for repo in self.repositories for s in repo.snapshots]
+
+    @property
+    def newest_completed(self):
+        done = newest_first(s for s in self.snapshots if not s.running)
+        return done[0] if done else None
+
+    @property
+    def stalest(self):
+        """Newest success of the repository whose newest success is oldest."""
+        successes = [r.newest_success for r in self.repositories if r.newest_success]
+        return min(successes, key=lambda s: s.start_ms) if successes else None
+
+
+class SnapshotReader:
+    def __init__(self, client, query):
+        self.client = client
+        self.query = query
+
+    def read(self, now_ms):
+        info = self._cluster_info()
+        registered = parse_repositories(self.client.get("/_snapshot", what="list repositories"))
+        wanted = self.query.repositories or tuple(registered)
+        present = [name for name in wanted if name in registered]
+        found, failed, window_s = self._listing(info, present, now_ms)
+        repositories = tuple(self._repository(name, name not in registered, found, failed, window_s)
+                             for name in wanted)
+        survey = Survey(info=info, repositories=repositories, now_ms=now_ms)
+        return self._with_size(survey, info)
+
+    def _cluster_info(self):
+        info = cluster.parse_cluster_info(self.client.get("/", what="read the cluster version"))
+        log.info("cluster: %s, listing strategy: %s", info.label, info.strategy)
+        return info
+
+    @staticmethod
+    def _repository(name, missing, found, failed, window_s):
+        notes = (f"could not be read: {failed[name]}",) if name in failed else ()
+        return Repository(name=name, snapshots=newest_first(found.get(name, ())),
+                          missing=missing, window_s=window_s, notes=notes)
+
+    def _listing(self, info, names, now_ms):
+        """({repo: [Snapshot]}, {repo: failure}, window_s or None)."""
+        if not names:
+            return {}, {}, None
+        params = cluster.listing_params(info, index_details=self.query.sizes)
+        try:
+            if info.strategy == cluster.WINDOW and self.query.window_s:
+                return self._window_listing(names, params, now_ms)
+            if info.strategy == cluster.NEWEST_FIRST:
+                return self._newest_first_listing(names, params) + (None,)
+        except EsError as exc:
+            if exc.status != 400 or "unrecognized parameter" not in str(exc):
+                raise
+            log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
+            params = {"ignore_unavailable": "true"}
+        if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
+            return self._list(names, params) + (None,)
+        return self._per_repository(names, params) + (None,)
+
+    def _list(self, names, params):
+        found, failed = {}, {}
+        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
+                                  what="list snapshots")
+        more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
+        for name, snaps in more.items():
+            found.setdefault(name, []).extend(snaps)
+        failed.update(bad)
+        return found, failed
+
+    def _per_repository(self, names, params):
+        found, failed = {}, {}
+        for name in names:
+            try:
+                payload = self.client.get(path_of("_snapshot", name, "_all"), params,
+                                          what="list snapshots")
+            except EsError as exc:
+                if exc.error_type != "repository_missing_exception":
+                    raise
+                failed[name] = "repository disappeared while reading"
+                continue
+            more, bad = parse_listing(payload, name)
+            found.setdefault(name, []).extend(more.get(name, []))
+            failed.update(bad)
+        return found, failed
+
+    def _newest_first_listing(self, names, params):
+        """ES 7.14-7.15: the newest snapshot only, all only when it is no success."""
+        found, failed = self._per_repository(names, {**params, **cluster.NEWEST_ONLY})
+        unsettled = [n for n in names if n not in failed
+                     and not any(s.state == SUCCESS for s in found.get(n, ()))
+                     and found.get(n)]
+        if unsettled:
+            more, bad = self._per_repository(unsettled, params)
+            found.update(more)
+            failed.update(bad)
+        return found, failed
+
+    def _window_listing(self, names, params, now_ms):
+        window_s = self.query.window_s
+        found, failed = self._list(names, {**params, **cluster.window_params(now_ms - window_s * 1000)})
+        unsettled = [n for n in names if n not in failed
+                     and not any(s.state == SUCCESS for s in found.get(n, ()))]
+        if unsettled:
+            window_s *= WIDENING
+            since = now_ms - window_s * 1000
+            more, bad = self._list(unsettled, {**params, **cluster.window_params(since)})
+            found.update({n: more.get(n, []) for n in unsettled})
+            failed.update(bad)
+        return found, failed, window_s
+
+    def _with_size(self, survey, info):
+        """Bytes of the newest completed snapshot, from _status if the listing had none."""
+        target = survey.newest_completed
+        if not self.query.sizes or target is None or target.size_bytes is not None:
+            return survey
+        if info.index_details:
+            return survey  # ES >= 7.13 said nothing: the size is not known there either
+        try:
+            payload = self.client.get(path_of("_snapshot", target.repository, target.name, "_status"),
+                                      what="read the snapshot size")
+        except EsError as exc:
+            log.info("snapshot size not available: %s", exc)
+            return survey
+        size = parse_status_size(payload)
+        if size is None:
+            log.info("snapshot size not available: _status carried no total size")
+            return survey
+        sized = dataclasses.replace(target, size_bytes=size)
+        repos = tuple(dataclasses.replace(r, snapshots=tuple(sized if s is target else s
+                                                             for s in r.snapshots))
+                      for r in survey.repositories)
+        return dataclasses.replace(survey, repositories=repos)
+
+
+__all__ = ["Query", "Survey", "SnapshotReader", "ResponseShapeError"]

@@ -1,0 +1,57 @@
+"""Acquisition: read the cluster, hand the facts to the contexts unjudged."""
+import time
+
+import nagiosplugin
+
+from .client import EsError
+from .reader import SnapshotReader
+from .snapshots import ResponseShapeError
+
+
+class SnapshotResource(nagiosplugin.Resource):
+    """Yields one metric per repository plus the measurements for perfdata.
+
+    ``now_ms`` is injected by tests; in production the clock is read once,
+    inside probe(), so every age in one run is measured from the same moment.
+    """
+
+    def __init__(self, client, query, now_ms=None):
+        self.reader = SnapshotReader(client, query)
+        self.now_ms = now_ms
+        self.survey = None
+        self.error = None
+
+    @property
+    def name(self):
+        return "ES_SNAPSHOT"
+
+    def probe(self):
+        now_ms = self.now_ms if self.now_ms is not None else int(time.time() * 1000)
+        try:
+            self.survey = self.reader.read(now_ms)
+        except ResponseShapeError as exc:
+            self.error = EsError(f"unexpected answer from the cluster: {exc}")
+        except EsError as exc:
+            self.error = exc
+        if self.error is not None:
+            return [nagiosplugin.Metric("cluster", self.error, context="cluster")]
+        return list(self._metrics(self.survey))
+
+    @staticmethod
+    def _metrics(survey):
+        if not survey.repositories:
+            yield nagiosplugin.Metric("cluster", EsError("no snapshot repository registered",
+                                                         nagiosplugin.Critical), context="cluster")
+            return
+        for repository in survey.repositories:
+            yield nagiosplugin.Metric("repository", repository, context="repository")
+        stalest = survey.stalest
+        if stalest is not None:
+            yield nagiosplugin.Metric("age", stalest.age_s(survey.now_ms), "s", min=0, context="age")
+        done = survey.newest_completed
+        if done is not None:
+            yield nagiosplugin.Metric("duration", done.duration_s(survey.now_ms), "s", min=0,
+                                      context="measure")
+            yield nagiosplugin.Metric("shards_failed", done.shards_failed, min=0, context="measure")
+            if done.size_bytes is not None:
+                yield nagiosplugin.Metric("size", done.size_bytes, "B", min=0, context="measure")

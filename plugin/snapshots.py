@@ -1,0 +1,228 @@
+"""Snapshots as the check sees them, parsed defensively from any version.
+
+Stdlib only.  Every field Elasticsearch or OpenSearch may omit, mistype or
+leave zero (an in-progress snapshot has ``end_time_in_millis`` 0 and, on 6.x,
+a negative ``duration_in_millis``) is dealt with here, so the rest of the
+plugin works on plain facts.  A body of the wrong shape raises
+``ResponseShapeError`` naming the first thing that was wrong.
+"""
+from dataclasses import dataclass, field
+
+SUCCESS = "SUCCESS"
+IN_PROGRESS = "IN_PROGRESS"
+
+
+class ResponseShapeError(ValueError):
+    """The cluster answered, but not with what Elasticsearch sends."""
+
+
+@dataclass(frozen=True)
+class ShardFailure:
+    index: str
+    shard: object
+    reason: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    repository: str
+    state: str
+    start_ms: int
+    end_ms: int = 0
+    duration_ms: int = 0
+    shards_total: int = 0
+    shards_failed: int = 0
+    reason: str = ""
+    failures: tuple = ()
+    size_bytes: object = None  # None: the listing did not carry sizes
+    policy: str = ""
+
+    @property
+    def running(self):
+        return self.state == IN_PROGRESS
+
+    def age_s(self, now_ms):
+        """Seconds since the snapshot started; a start in the future is 0."""
+        return max(0, now_ms - self.start_ms) // 1000
+
+    def duration_s(self, now_ms):
+        """How long it took, or for a running snapshot how long it runs."""
+        if self.running or self.end_ms <= 0:
+            return max(0, now_ms - self.start_ms) // 1000
+        if self.duration_ms > 0:
+            return self.duration_ms // 1000
+        return max(0, self.end_ms - self.start_ms) // 1000
+
+
+@dataclass(frozen=True)
+class Repository:
+    """The snapshots read from one repository, newest first."""
+    name: str
+    snapshots: tuple = ()
+    missing: bool = False
+    # On clusters asked for a look-back window only: its length in seconds.
+    window_s: object = None
+    notes: tuple = field(default=())
+
+    @property
+    def newest(self):
+        return self.snapshots[0] if self.snapshots else None
+
+    @property
+    def newest_success(self):
+        return next((s for s in self.snapshots if s.state == SUCCESS), None)
+
+    @property
+    def newest_completed(self):
+        return next((s for s in self.snapshots if not s.running), None)
+
+
+def newest_first(snapshots):
+    """Order by start time, newest first; list order is never trusted."""
+    return tuple(sorted(snapshots, key=lambda s: (s.start_ms, s.name), reverse=True))
+
+
+def _field(entry, key, kind, default=None, required=False):
+    value = entry.get(key, default)
+    if value is None and not required:
+        return default
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, kind):
+        name = entry.get("snapshot") if isinstance(entry.get("snapshot"), str) else "?"
+        what = "missing" if value is None else f"not {_KIND_NAMES[kind]}"
+        raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is {what}")
+    return value
+
+
+_KIND_NAMES = {int: "a number", str: "a string", dict: "an object", list: "a list"}
+
+
+def _failures(entry):
+    failures = []
+    for item in _field(entry, "failures", list, default=[]):
+        if isinstance(item, dict):
+            failures.append(ShardFailure(
+                index=str(item.get("index", "?")),
+                shard=item.get("shard_id", "?"),
+                reason=str(item.get("reason", "")).strip(),
+            ))
+    return tuple(failures)
+
+
+def _size_from_index_details(entry):
+    """Total bytes from ``index_details`` (ES >= 7.13), None if absent."""
+    details = entry.get("index_details")
+    if not isinstance(details, dict) or not details:
+        return None
+    sizes = [d.get("size_in_bytes") for d in details.values() if isinstance(d, dict)]
+    sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s >= 0]
+    return sum(sizes) if sizes else None
+
+
+def _policy(entry):
+    metadata = entry.get("metadata")
+    if not isinstance(metadata, dict):
+        return ""
+    # Elasticsearch SLM writes "policy", OpenSearch snapshot management "sm_policy".
+    value = metadata.get("policy", metadata.get("sm_policy", ""))
+    return value if isinstance(value, str) else ""
+
+
+def parse_snapshot(entry, repository):
+    if not isinstance(entry, dict):
+        raise ResponseShapeError("a snapshot entry is not an object")
+    shards = _field(entry, "shards", dict, default={})
+    total, failed = shards.get("total", 0), shards.get("failed", 0)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (total, failed)):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: shard counts are not numbers")
+    return Snapshot(
+        name=_field(entry, "snapshot", str, required=True),
+        repository=_field(entry, "repository", str, default=repository),
+        state=_field(entry, "state", str, required=True).upper(),
+        start_ms=_field(entry, "start_time_in_millis", int, required=True),
+        end_ms=_field(entry, "end_time_in_millis", int, default=0),
+        duration_ms=_field(entry, "duration_in_millis", int, default=0),
+        shards_total=total,
+        shards_failed=failed,
+        reason=(_field(entry, "reason", str, default="") or "").strip(),
+        failures=_failures(entry),
+        size_bytes=_size_from_index_details(entry),
+        policy=_policy(entry),
+    )
+
+
+def parse_listing(payload, repository=None):
+    """Snapshots of a get-snapshots body, grouped by repository.
+
+    Accepts the flat ``{"snapshots": [...]}`` every release sends and the
+    ``{"responses": [{"repository": .., "snapshots": [..]}]}`` wrapper of
+    some 8.0 development builds.  ``repository`` names the repository the
+    request was for, when the entries do not say (ES < 7.14, OpenSearch).
+    Returns ``({repository: [Snapshot, ...]}, {repository: reason})``, the
+    second for repositories the cluster reported as failed.
+    """
+    if not isinstance(payload, dict):
+        raise ResponseShapeError("the snapshot listing is not a JSON object")
+    grouped, failed = {}, {}
+    if isinstance(payload.get("responses"), list):
+        for item in payload["responses"]:
+            if not isinstance(item, dict) or not isinstance(item.get("repository"), str):
+                raise ResponseShapeError("a 'responses' entry names no repository")
+            if "error" in item:
+                failed[item["repository"]] = error_reason(item["error"])
+                continue
+            inner, _ = parse_listing({"snapshots": item.get("snapshots")}, item["repository"])
+            for name, snaps in inner.items():
+                grouped.setdefault(name, []).extend(snaps)
+        return grouped, failed
+    entries = payload.get("snapshots")
+    if not isinstance(entries, list):
+        raise ResponseShapeError("the snapshot listing has no 'snapshots' list")
+    for entry in entries:
+        snap = parse_snapshot(entry, repository)
+        if snap.repository is None:
+            raise ResponseShapeError(f"snapshot {snap.name!r} names no repository")
+        grouped.setdefault(snap.repository, []).append(snap)
+    if isinstance(payload.get("failures"), dict):
+        for name, error in payload["failures"].items():
+            failed[str(name)] = error_reason(error)
+    return grouped, failed
+
+
+def error_reason(error):
+    """The readable part of an Elasticsearch error object or string."""
+    if isinstance(error, dict):
+        reason = error.get("reason") or error.get("type")
+        if isinstance(reason, str):
+            return reason
+    if isinstance(error, str):
+        return error
+    return "unreadable error"
+
+
+def parse_repositories(payload):
+    """Names of the registered repositories from ``GET _snapshot``."""
+    if not isinstance(payload, dict):
+        raise ResponseShapeError("the repository list is not a JSON object")
+    return sorted(str(name) for name in payload)
+
+
+def parse_status_size(payload):
+    """Total bytes of one snapshot from ``_status``, both stats shapes.
+
+    ES >= 7.0 and OpenSearch nest ``stats.total.size_in_bytes``; ES <= 6
+    has a flat ``stats.total_size_in_bytes``.  None when neither is there.
+    """
+    try:
+        stats = payload["snapshots"][0]["stats"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    if not isinstance(stats, dict):
+        return None
+    total = stats.get("total")
+    value = total.get("size_in_bytes") if isinstance(total, dict) else stats.get("total_size_in_bytes")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None

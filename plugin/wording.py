@@ -1,0 +1,48 @@
+"""Sentences for the status line: short, ASCII, no ``|``, names cleaned.
+
+Snapshot and repository names come from the cluster; a ``|`` would split the
+status line from its perfdata and a newline would end it, so they are
+cleaned and shortened before they reach any output.
+"""
+import re
+
+from .durations import format_duration
+
+_UNSAFE = re.compile(r"[^\x21-\x7e]|[|`$'\"<>&~\\]")
+MAX_NAME = 48
+
+
+def clean(text, limit=MAX_NAME):
+    """A name safe for a status line and for Nagios' macro filter."""
+    text = _UNSAFE.sub("_", str(text))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def clean_reason(text, limit=120):
+    """Free text (a failure reason) on one line, without the separator."""
+    text = " ".join(str(text).split()).replace("|", "/")
+    text = text.encode("ascii", "replace").decode()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def ago(seconds):
+    return format_duration(seconds) + " ago" if seconds else "just now"
+
+
+def snapshot_phrase(snap, now_ms):
+    """``nightly-1 SUCCESS, 3h12m old`` and its siblings for other states."""
+    name = clean(snap.name)
+    if snap.running:
+        return f"{name} IN_PROGRESS for {format_duration(snap.duration_s(now_ms))}"
+    if snap.state == "SUCCESS":
+        return f"{name} SUCCESS, {format_duration(snap.age_s(now_ms))} old"
+    phrase = f"{name} {clean(snap.state, 24)} {ago(snap.age_s(now_ms))}"
+    if snap.state == "PARTIAL" and snap.shards_total:
+        phrase += f", {snap.shards_failed}/{snap.shards_total} shards failed"
+    if snap.state == "INCOMPATIBLE":
+        phrase += ", cannot be restored on this cluster"
+    return phrase
+
+
+def window_phrase(window_s):
+    return f" in the last {format_duration(window_s)}" if window_s else ""

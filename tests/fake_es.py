@@ -1,0 +1,482 @@
+"""A simulated Elasticsearch / OpenSearch cluster on 127.0.0.1.
+
+It answers the few endpoints the plugin reads the way each version family
+does (bodies shaped after ../shared/es-responses/), rejects the query
+parameters that version rejects (HTTP 400), compresses when asked, and counts
+per request the snapshot metadata a real cluster would load from the
+repository: every snapshot it reads before sorting and paging (those excluded
+by ``from_sort_value`` are not read) and one read per shard for the
+``_status`` of a completed snapshot.
+
+Used by the end-to-end tests, the benchmark and the README demo::
+
+    python -m tests.fake_es --family es8 --scenario healthy --port 9200
+    python -m tests.fake_es --demo            # serve and run the check once
+"""
+import argparse
+import base64
+import fnmatch
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+HOUR_MS = 3600 * 1000
+DAY_MS = 24 * HOUR_MS
+
+# family -> (distribution, version number)
+FAMILIES = {
+    "es5": ("elasticsearch", "5.5.3"),      # Alibaba Cloud's oldest offer
+    "es6": ("elasticsearch", "6.8.23"),
+    "es7.10": ("elasticsearch", "7.10.2"),
+    "es7.13": ("elasticsearch", "7.13.1"),
+    "es7.15": ("elasticsearch", "7.15.2"),
+    "es7.17": ("elasticsearch", "7.17.25"),
+    "es8": ("elasticsearch", "8.15.3"),
+    "es9": ("elasticsearch", "9.1.0"),
+    "os1": ("opensearch", "1.3.7"),
+    "os2": ("opensearch", "2.11.0"),
+    "os3": ("opensearch", "3.1.0"),
+}
+
+_COMMON = {"ignore_unavailable", "verbose", "master_timeout", "pretty", "human",
+           "error_trace", "filter_path"}
+# Parameter -> first Elasticsearch version that accepts it (es-api.md §2.1).
+_ES_PARAMS = {"index_details": (7, 13), "include_repository": (7, 14), "sort": (7, 14),
+              "order": (7, 14), "size": (7, 14), "after": (7, 14), "offset": (7, 15),
+              "from_sort_value": (7, 16), "slm_policy_filter": (7, 16),
+              "index_names": (8, 3), "state": (9, 1)}
+
+
+def iso(ms):
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class Snap:
+    name: str
+    state: str = "SUCCESS"
+    start_ms: int = 0
+    duration_ms: int = 60_000
+    shards_total: int = 5
+    shards_failed: int = 0
+    size_bytes: int = 5_000_000
+    reason: str = ""
+    policy: str = ""
+    indices: tuple = ("logs-1", "logs-2")
+
+    @property
+    def running(self):
+        return self.state == "IN_PROGRESS"
+
+
+@dataclass
+class Override:
+    """A fault served instead of the normal answer for matching paths."""
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict = field(default_factory=dict)
+    delay_s: float = 0.0          # before the headers
+    trickle_s: float = 0.0        # between single bytes of the body
+    reset: bool = False           # close the connection mid-body
+    times: int = -1               # how many requests it applies to (-1: all)
+
+
+class Cluster:
+    def __init__(self, family="es8", repositories=None, *, auth=None, compress=True,
+                 repo_type="fs"):
+        self.distribution, self.number = FAMILIES[family]
+        self.family = family
+        self.version = tuple(int(x) for x in self.number.split("."))
+        self.repositories = repositories if repositories is not None else {}
+        self.auth = auth or {}
+        self.compress = compress
+        self.repo_type = repo_type
+        self.overrides = []           # (regex, Override)
+        self.log = []                 # one dict per request
+        self.lock = threading.Lock()
+
+    # -- version rules -------------------------------------------------
+    @property
+    def opensearch(self):
+        return self.distribution == "opensearch"
+
+    def es_at_least(self, *version):
+        return not self.opensearch and self.version >= version
+
+    def accepts(self, param):
+        if param in _COMMON:
+            return True
+        if self.opensearch:
+            return param == "cluster_manager_timeout" and self.version >= (2, 0)
+        return param in _ES_PARAMS and self.version >= _ES_PARAMS[param]
+
+    # -- bodies --------------------------------------------------------
+    def root(self):
+        version = {"number": self.number, "build_hash": "0" * 40, "build_snapshot": False,
+                   "build_date": "2024-01-01T00:00:00.000Z", "lucene_version": "9.0.0"}
+        if self.opensearch:
+            version = {"distribution": "opensearch", **version, "build_type": "tar"}
+        elif self.version >= (6, 3):
+            version.update(build_flavor="default", build_type="docker")
+        tagline = ("The OpenSearch Project: https://opensearch.org/" if self.opensearch
+                   else "You Know, for Search")
+        return {"name": "node-1", "cluster_name": "sim", "cluster_uuid": "c" * 22,
+                "version": version, "tagline": tagline}
+
+    def render(self, repo, snap, index_details):
+        body = {"snapshot": snap.name, "uuid": base64.urlsafe_b64encode(snap.name.encode()).decode()[:22]}
+        if self.es_at_least(7, 14):
+            body["repository"] = repo
+        body.update(version_id=7000099, version=self.number, indices=list(snap.indices))
+        if self.opensearch or self.es_at_least(7, 9):
+            body["data_streams"] = []
+        if self.opensearch or self.es_at_least(6, 2):
+            body["include_global_state"] = True
+        if snap.policy and (self.opensearch or self.es_at_least(7, 3)):
+            body["metadata"] = {("sm_policy" if self.opensearch else "policy"): snap.policy}
+        body["state"] = snap.state
+        if snap.reason:
+            body["reason"] = snap.reason
+        end = 0 if snap.running else snap.start_ms + snap.duration_ms
+        if snap.running:
+            # 6.x computes end - start: negative while running; later versions clamp to 0.
+            duration = -snap.start_ms if not self.es_at_least(7, 0) and not self.opensearch else 0
+        else:
+            duration = snap.duration_ms
+        body.update(start_time=iso(snap.start_ms), start_time_in_millis=snap.start_ms,
+                    end_time=iso(end), end_time_in_millis=end, duration_in_millis=duration)
+        body["failures"] = [{"index": snap.indices[0], "index_uuid": "u", "shard_id": i,
+                             "reason": f"IndexShardSnapshotFailedException[shard {i} failed]",
+                             "node_id": "n1", "status": "INTERNAL_SERVER_ERROR"}
+                            for i in range(snap.shards_failed)]
+        body["shards"] = {"total": snap.shards_total, "failed": snap.shards_failed,
+                          "successful": snap.shards_total - snap.shards_failed}
+        if index_details and not snap.running:
+            per_index = snap.size_bytes // max(1, len(snap.indices))
+            body["index_details"] = {i: {"shard_count": 1, "size_in_bytes": per_index,
+                                         "max_segments_per_shard": 1} for i in snap.indices}
+        return body
+
+    def status_body(self, repo, snap):
+        flat = {"number_of_files": 10, "processed_files": 10,
+                "total_size_in_bytes": snap.size_bytes // 3,  # the incremental size there
+                "processed_size_in_bytes": snap.size_bytes // 3}
+        nested = {"incremental": {"file_count": 3, "size_in_bytes": snap.size_bytes // 3},
+                  "total": {"file_count": 10, "size_in_bytes": snap.size_bytes}}
+        if self.opensearch or self.es_at_least(7, 0):
+            stats = nested
+        elif self.es_at_least(6, 4):
+            stats = {**flat, **nested}
+        else:
+            stats = flat
+        stats.update(start_time_in_millis=snap.start_ms, time_in_millis=snap.duration_ms)
+        state = "STARTED" if snap.running else ("FAILED" if snap.state == "FAILED" else "SUCCESS")
+        return {"snapshots": [{"snapshot": snap.name, "repository": repo, "uuid": "u", "state": state,
+                               "include_global_state": True,
+                               "shards_stats": {"initializing": 0, "started": 0, "finalizing": 0,
+                                                "done": snap.shards_total, "failed": 0,
+                                                "total": snap.shards_total},
+                               "stats": stats, "indices": {}}]}
+
+    # -- request handling ----------------------------------------------
+    def handle(self, path, query):
+        """(status, body-dict-or-bytes, metadata loads) for one GET."""
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        if not parts:
+            return 200, self.root(), 0
+        if parts[0] != "_snapshot":
+            return 404, _error("index_not_found_exception", f"no such index [{parts[0]}]", 404), 0
+        if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("_all", "*")):
+            return 200, {name: {"type": self.repo_type, "settings": {"location": f"/backup/{name}"}}
+                         for name in self.repositories}, 0
+        unknown = [p for p in query if not self.accepts(p)]
+        if unknown:
+            reason = f"request [{path}] contains unrecognized parameter: [{unknown[0]}]"
+            return 400, _error("illegal_argument_exception", reason, 400), 0
+        repos, missing = self.select_repositories(parts[1])
+        if missing:
+            return 404, _error("repository_missing_exception", f"[{missing}] missing", 404), 0
+        if len(parts) == 4 and parts[3] == "_status":
+            return self.status(repos[0], parts[2])
+        if len(parts) != 3:
+            return 400, _error("illegal_argument_exception", "bad path", 400), 0
+        return self.listing(repos, parts[2], query)
+
+    def select_repositories(self, spec):
+        names = spec.split(",")
+        if len(names) > 1 or any(c in spec for c in "*") or spec == "_all":
+            if not self.es_at_least(7, 14):
+                return [], spec  # older versions take one repository name, literally
+        chosen = []
+        for pattern in names:
+            if pattern in ("_all", "*"):
+                chosen.extend(self.repositories)
+            elif "*" in pattern:
+                chosen.extend(n for n in self.repositories if fnmatch.fnmatchcase(n, pattern))
+            elif pattern in self.repositories:
+                chosen.append(pattern)
+            else:
+                return [], pattern
+        return list(dict.fromkeys(chosen)), None
+
+    def listing(self, repos, spec, query):
+        wanted = spec.split(",")
+        candidates = [(repo, s) for repo in repos for s in self.repositories[repo]
+                      if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted)]
+        order = query.get("order", "asc")
+        if "from_sort_value" in query and query.get("sort", "start_time") == "start_time":
+            # ES >= 7.16 prunes by the start times in the repository index: no loads.
+            bound = int(query["from_sort_value"])
+            candidates = [(r, s) for r, s in candidates
+                          if (s.start_ms >= bound if order == "asc" else s.start_ms <= bound)]
+        loads = sum(1 for _, s in candidates if not s.running)
+        candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name), reverse=(order == "desc"))
+        total = len(candidates)
+        size = int(query.get("size", -1))
+        if size == 0 and self.es_at_least(7, 15):
+            return 400, _error("action_request_validation_exception",
+                               "Validation Failed: 1: size must be -1 or greater than 0;", 400), 0
+        shown = candidates[:size] if size > 0 else candidates
+        details = query.get("index_details") == "true"
+        body = {"snapshots": [self.render(r, s, details) for r, s in shown]}
+        if self.es_at_least(7, 14) and len(shown) < total:
+            body["next"] = base64.urlsafe_b64encode(shown[-1][1].name.encode()).decode()
+        if self.es_at_least(7, 15):
+            body.update(total=total, remaining=total - len(shown))
+        return 200, body, loads
+
+    def status(self, repo, name):
+        snap = next((s for s in self.repositories[repo] if s.name == name), None)
+        if snap is None:
+            return 404, _error("snapshot_missing_exception", f"[{repo}:{name}] is missing", 404), 0
+        return 200, self.status_body(repo, snap), (0 if snap.running else snap.shards_total)
+
+    def authorised(self, header):
+        if not self.auth:
+            return True
+        scheme, _, value = (header or "").partition(" ")
+        if scheme == "Basic" and "user" in self.auth:
+            expected = base64.b64encode(f"{self.auth['user']}:{self.auth['password']}".encode()).decode()
+            return value == expected
+        if scheme == "ApiKey" and "api_key" in self.auth:
+            return value == self.auth["api_key"]
+        if scheme == "Bearer" and "bearer" in self.auth:
+            return value == self.auth["bearer"]
+        return False
+
+    def unauthorised(self):
+        if self.opensearch:
+            return 401, b"Unauthorized", "text/plain"
+        body = _error("security_exception", "unable to authenticate user for REST request [/]", 401)
+        return 401, json.dumps(body).encode(), "application/json"
+
+    @property
+    def metadata_loads(self):
+        return sum(entry["loads"] for entry in self.log)
+
+    def override_for(self, path):
+        with self.lock:
+            for pattern, override in self.overrides:
+                if re.search(pattern, path) and override.times != 0:
+                    override.times -= 1 if override.times > 0 else 0
+                    return override
+        return None
+
+
+def _error(kind, reason, status):
+    return {"error": {"root_cause": [{"type": kind, "reason": reason}], "type": kind,
+                      "reason": reason}, "status": status}
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "sim-es"
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def _record(self, status, size, loads=0):
+        cluster = self.server.cluster
+        with cluster.lock:
+            cluster.log.append({"method": self.command, "path": self.path, "status": status,
+                                "bytes": size, "loads": loads,
+                                "authorization": bool(self.headers.get("Authorization"))})
+
+    def _refuse_write(self):
+        self._record(405, 0)
+        self._send(405, json.dumps(_error("method_not_allowed", "read-only simulation", 405)).encode())
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse_write
+
+    def do_HEAD(self):
+        self._record(200, 0)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        cluster = self.server.cluster
+        split = urlsplit(self.path)
+        override = cluster.override_for(split.path)
+        if override is not None:
+            return self._serve_override(override)
+        if not cluster.authorised(self.headers.get("Authorization")):
+            status, body, ctype = cluster.unauthorised()
+            self._record(status, len(body))
+            return self._send(status, body, ctype)
+        status, payload, loads = cluster.handle(split.path, dict(parse_qsl(split.query)))
+        body = json.dumps(payload).encode()
+        sent = self._send(status, body)
+        self._record(status, sent, loads)
+
+    def _send(self, status, body, ctype="application/json", extra=None):
+        headers = dict(extra or {})
+        cluster = self.server.cluster
+        if cluster.compress and "gzip" in self.headers.get("Accept-Encoding", "") and len(body) > 256:
+            body = gzip.compress(body, compresslevel=6)
+            headers["Content-Encoding"] = "gzip"
+        if cluster.es_at_least(7, 14) and status < 400:
+            headers["X-Elastic-Product"] = "Elasticsearch"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+        return len(body)
+
+    def _serve_override(self, o):
+        self._record(o.status, len(o.body))
+        if o.delay_s:
+            time.sleep(o.delay_s)
+        self.send_response(o.status)
+        self.send_header("Content-Type", o.content_type)
+        self.send_header("Content-Length", str(len(o.body) + (1000 if o.reset else 0)))
+        for key, value in o.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        try:
+            if o.trickle_s:
+                for byte in o.body:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(o.trickle_s)
+            else:
+                self.wfile.write(o.body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if o.reset:
+            self.close_connection = True
+
+
+class Server:
+    """Context manager: a Cluster served on 127.0.0.1 in a thread."""
+
+    def __init__(self, cluster, port=0, tls=None):
+        self.cluster = cluster
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.cluster = cluster
+        self.scheme = "http"
+        if tls is not None:  # an ssl.SSLContext
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self):
+        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# -- scenarios for the demo and for people trying the plugin ------------------
+
+def daily(count, now_ms, *, prefix="nightly", every_ms=DAY_MS, last_age_ms=3 * HOUR_MS, **kw):
+    """``count`` snapshots, the newest ``last_age_ms`` old, ``every_ms`` apart."""
+    snaps = []
+    for i in range(count):
+        start = now_ms - last_age_ms - i * every_ms
+        stamp = datetime.fromtimestamp(start / 1000, tz=timezone.utc).strftime("%Y.%m.%d-%H%M")
+        snaps.append(Snap(name=f"{prefix}-{stamp}", start_ms=start, **kw))
+    return snaps
+
+
+def scenario(name, now_ms):
+    healthy = daily(7, now_ms)
+    if name == "healthy":
+        return {"backups": healthy}
+    if name == "failed":
+        return {"backups": [Snap("nightly-broken", "FAILED", now_ms - HOUR_MS, reason="repository unreachable: access denied")] + healthy}
+    if name == "partial":
+        return {"backups": [Snap("nightly-partial", "PARTIAL", now_ms - HOUR_MS, shards_failed=2)] + healthy}
+    if name == "running":
+        return {"backups": [Snap("nightly-running", "IN_PROGRESS", now_ms - 600_000)] + healthy}
+    if name == "old":
+        return {"backups": daily(5, now_ms, last_age_ms=3 * DAY_MS)}
+    if name == "aliyun":
+        return {"aliyun_auto_snapshot": daily(7, now_ms, prefix="es-cn-demo", every_ms=HOUR_MS // 2,
+                                              last_age_ms=10 * 60_000)}
+    if name == "none":
+        return {}
+    raise SystemExit(f"unknown scenario {name!r}")
+
+
+SCENARIOS = ("healthy", "failed", "partial", "running", "old", "aliyun", "none")
+
+
+def _demo(args):
+    entry = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "check_es_snapshot.py")
+    code = 0
+    for name in (args.scenario,) if args.scenario else ("healthy", "running", "failed", "old"):
+        cluster = Cluster(args.family, scenario(name, int(time.time() * 1000)))
+        with Server(cluster) as server:
+            command = [sys.executable, entry, "--url", server.url, *args.check_args]
+            print(f"$ check_es_snapshot --url {server.url} {' '.join(args.check_args)}"
+                  f"   # simulated {cluster.distribution} {cluster.number}, scenario {name!r}")
+            result = subprocess.run(command, stdin=subprocess.DEVNULL)
+            print(f"exit code {result.returncode}\n")
+            code = max(code, result.returncode)
+    return code
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.fake_es", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="es8")
+    parser.add_argument("--scenario", choices=SCENARIOS)
+    parser.add_argument("--port", type=int, default=9200)
+    parser.add_argument("--demo", action="store_true",
+                        help="serve on a free port, run the check against it, print, exit")
+    parser.add_argument("check_args", nargs="*", help="with --demo: extra arguments for the check")
+    args = parser.parse_args(argv)
+    if args.demo:
+        return _demo(args)
+    cluster = Cluster(args.family, scenario(args.scenario or "healthy", int(time.time() * 1000)))
+    with Server(cluster, port=args.port) as server:
+        print(f"simulated {cluster.distribution} {cluster.number} at {server.url} (Ctrl-C stops)")
+        try:
+            server.thread.join()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
