@@ -291,8 +291,8 @@ def main(argv=None, environ=None):
         sys.exit(3)
     except UsageError as exc:
         print(f"ES_SNAPSHOT UNKNOWN - usage: {exc}")
-        print(f"Usage: {PROG} [--url URL] [-r REPOSITORY] [-w AGE] [-c AGE] [-t SECONDS]"
-              f" ... (see {PROG} --help)")
+        print(f"Usage: {PROG} [--url URL] [-r NAME] [-w AGE] [-c AGE] [-t SECONDS] ...")
+        print(f"See {PROG} --help")
         sys.exit(3)
     redact = Redactor(settings.secrets)
     log = logging.getLogger("nagiosplugin.es_snapshot")

@@ -100,8 +100,8 @@ class EsClient:
             body = self._read(response, what)
             return response.status_code, response.headers, body, time.monotonic() - started
         except DeadlineExceeded:
-            raise EsError(f"timed out after {self.deadline.network_budget:g}s waiting for "
-                          f"{what} at {self.where}", nagiosplugin.Critical) from None
+            raise EsError(f"cannot {what} at {self.where}: {timed_out(self.deadline.network_budget)}",
+                          nagiosplugin.Critical) from None
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(exc, what) from None
         finally:
@@ -174,6 +174,10 @@ class EsClient:
         return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
 
 
+def timed_out(budget):
+    return f"no complete answer within {budget:g}s (timed out)"
+
+
 def _chain(exc):
     """The exception and everything it wraps, outermost first."""
     seen = []
@@ -196,7 +200,8 @@ def describe_cause(exc, budget):
             return f"TLS certificate verification failed ({item.verify_message})"
     for item in chain:
         if isinstance(item, ssl.SSLError):
-            return f"TLS handshake failed ({item.reason or 'SSL error'})".replace("_", " ").lower()
+            reason = getattr(item, "reason", None) or "SSL error"
+            return f"TLS handshake failed ({reason.replace('_', ' ').lower()})"
         if isinstance(item, socket.gaierror):
             return "host name could not be resolved"
         if isinstance(item, ConnectionRefusedError):
@@ -204,7 +209,7 @@ def describe_cause(exc, budget):
         if isinstance(item, ConnectionResetError):
             return "connection reset by the server"
     if isinstance(exc, requests.exceptions.Timeout):
-        return f"no answer within {budget:g}s (timed out)"
+        return timed_out(budget)
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"more than {MAX_REDIRECTS} redirects"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError):

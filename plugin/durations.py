@@ -78,6 +78,8 @@ def parse_age_range(text):
     start, colon, end = body.rpartition(":")
     if not colon:
         start, end = "", body
+    elif not start and not end:
+        raise DurationError(f"{text!r} is not a range (use e.g. 26h, 1h:2d, @0:10m)")
     low = float("-inf") if start == "~" else (parse_duration(start) if start else 0)
     high = parse_duration(end) if end else float("inf")
     if low > high:

@@ -10,6 +10,8 @@ from .durations import format_duration
 
 _UNSAFE = re.compile(r"[^\x21-\x7e]|[|`$'\"<>&~\\]")
 MAX_NAME = 48
+# The first line goes to pagers; the full reason is in the -v output.
+REASON_ON_STATUS_LINE = 40
 
 
 def clean(text, limit=MAX_NAME):
@@ -41,6 +43,8 @@ def snapshot_phrase(snap, now_ms):
         phrase += f", {snap.shards_failed}/{snap.shards_total} shards failed"
     if snap.state == "INCOMPATIBLE":
         phrase += ", cannot be restored on this cluster"
+    if snap.state == "FAILED" and snap.reason:
+        phrase += ": " + clean_reason(snap.reason, REASON_ON_STATUS_LINE)
     return phrase
 
 

@@ -93,7 +93,7 @@ class Override:
 
 class Cluster:
     def __init__(self, family="es8", repositories=None, *, auth=None, compress=True,
-                 repo_type="fs"):
+                 repo_type="fs", sorted_listing=True):
         self.distribution, self.number = FAMILIES[family]
         self.family = family
         self.version = tuple(int(x) for x in self.number.split("."))
@@ -101,6 +101,9 @@ class Cluster:
         self.auth = auth or {}
         self.compress = compress
         self.repo_type = repo_type
+        # False: list snapshots in the order given, to prove the plugin never
+        # trusts list order (real clusters sort by start time).
+        self.sorted_listing = sorted_listing
         self.overrides = []           # (regex, Override)
         self.log = []                 # one dict per request
         self.lock = threading.Lock()
@@ -240,7 +243,8 @@ class Cluster:
             candidates = [(r, s) for r, s in candidates
                           if (s.start_ms >= bound if order == "asc" else s.start_ms <= bound)]
         loads = sum(1 for _, s in candidates if not s.running)
-        candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name), reverse=(order == "desc"))
+        if self.sorted_listing or "sort" in query:
+            candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name), reverse=(order == "desc"))
         total = len(candidates)
         size = int(query.get("size", -1))
         if size == 0 and self.es_at_least(7, 15):

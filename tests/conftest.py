@@ -1,0 +1,60 @@
+"""Shared helpers: a fixed clock, the real script as a subprocess, a fake cluster."""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nagiosplugin
+import pytest
+
+from tests.fake_es import Cluster, Server
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "check_es_snapshot.py"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+# 2024-05-01T12:00:00Z: the injected "now" of every in-process test.
+NOW_MS = 1714564800000
+HOUR_MS = 3600 * 1000
+
+
+@pytest.fixture(autouse=True)
+def fresh_runtime():
+    """nagiosplugin's Runtime is a process-wide singleton: start each test clean."""
+    nagiosplugin.Runtime.instance = None
+    yield
+    nagiosplugin.Runtime.instance = None
+
+
+def run_check(*args, env=None, timeout=30):
+    """Run the real entry script; returns (exit code, stdout, stderr)."""
+    base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+                            env={**base_env, **(env or {})}, timeout=timeout,
+                            stdin=subprocess.DEVNULL, cwd=str(ROOT))
+    return result.returncode, result.stdout, result.stderr
+
+
+def first_line(stdout):
+    """The status line without its perfdata."""
+    return stdout.splitlines()[0].split(" | ")[0] if stdout else ""
+
+
+@pytest.fixture
+def serve():
+    """serve(cluster) -> running Server; all are stopped after the test."""
+    servers = []
+
+    def start(cluster=None, **kwargs):
+        server = Server(cluster if cluster is not None else Cluster(), **kwargs).__enter__()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.__exit__(None, None, None)
+
+
+def now_ms():
+    return int(time.time() * 1000)

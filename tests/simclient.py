@@ -1,0 +1,28 @@
+"""The simulated cluster without sockets, for in-process judgement tests.
+
+It stands where EsClient stands and answers through the same Cluster logic
+the end-to-end tests serve over HTTP; failures become the EsError the real
+client would raise.
+"""
+import nagiosplugin
+
+from plugin.client import EsError
+
+
+class SimClient:
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.requests_made = []
+
+    def get(self, path, params=None, *, what="request"):
+        params = {k: str(v) for k, v in (params or {}).items()}
+        status, body, loads = self.cluster.handle(path, params)
+        self.cluster.log.append({"method": "GET", "path": path, "params": params,
+                                 "status": status, "bytes": 0, "loads": loads})
+        self.requests_made.append(path)
+        if status != 200:
+            error = body["error"]
+            state = nagiosplugin.Critical if status >= 500 else nagiosplugin.Unknown
+            raise EsError(f"HTTP {status} for {what}: {error['reason']}", state,
+                          status=status, error_type=error["type"])
+        return body

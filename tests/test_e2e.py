@@ -1,0 +1,243 @@
+"""The real script, as a subprocess, against a simulated cluster on 127.0.0.1."""
+import re
+import socket
+import time
+
+import pytest
+
+from tests.conftest import first_line, now_ms, run_check
+from tests.fake_es import HOUR_MS, Cluster, Override, Snap
+
+STATUS_LINE = re.compile(r"^ES_SNAPSHOT (OK|WARNING|CRITICAL|UNKNOWN) - ")
+CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
+
+
+def history(*newest, family="es8", **cluster_kw):
+    """Repository 'backups': daily successes, then the given snapshots on top."""
+    now = now_ms()
+    snaps = [Snap(f"daily-{i}", "SUCCESS", now - 3 * HOUR_MS - i * 24 * HOUR_MS) for i in range(3)]
+    snaps += [Snap(name, state, now - age_min * 60_000, **kw) for name, state, age_min, kw in newest]
+    return Cluster(family, {"backups": snaps}, **cluster_kw)
+
+
+def check(server, *args, env=None):
+    code, out, err = run_check("--url", server.url, *args, env=env)
+    assert err == "", "nothing may reach stderr"
+    assert STATUS_LINE.match(out), out
+    assert CODES[STATUS_LINE.match(out).group(1)] == code, "the state word matches the exit code"
+    return code, first_line(out), out
+
+
+@pytest.mark.parametrize("state, extra, code, line", [
+    ("SUCCESS", {}, 0, "ES_SNAPSHOT OK - new SUCCESS, 10m old (repo backups)"),
+    ("IN_PROGRESS", {}, 0, "ES_SNAPSHOT OK - new IN_PROGRESS for 10m, last success 3h old (repo backups)"),
+    ("PARTIAL", {"shards_failed": 2}, 1, "ES_SNAPSHOT WARNING - new PARTIAL 10m ago, 2/5 shards failed (repo backups)"),
+    ("FAILED", {"reason": "[backups] access denied"}, 2,
+     "ES_SNAPSHOT CRITICAL - new FAILED 10m ago: [backups] access denied (repo backups)"),
+    ("INCOMPATIBLE", {}, 2, "ES_SNAPSHOT CRITICAL - new INCOMPATIBLE 10m ago, cannot be restored on this cluster (repo backups)"),
+    ("EXPLODED", {}, 3, "ES_SNAPSHOT UNKNOWN - new has unrecognised state 'EXPLODED' (repo backups)"),
+])
+def test_state_of_newest(serve, state, extra, code, line):
+    server = serve(history(("new", state, 10, extra)))
+    assert check(server)[:2] == (code, line)
+
+
+def test_ok_fresh_with_perfdata(serve):
+    server = serve(history(("new", "SUCCESS", 90, {"duration_ms": 125_000, "size_bytes": 7_000_000})))
+    code, line, out = check(server)
+    assert (code, line) == (0, "ES_SNAPSHOT OK - new SUCCESS, 1h30m old (repo backups)")
+    perf = out.splitlines()[0].split(" | ")[1].split()
+    assert perf[0].startswith("age=540") and perf[0].endswith("s;93600;180000;0")
+    assert perf[1:] == ["duration=125s;;;0", "shards_failed=0;;;0", "size=7000000B;;;0"]
+
+
+def test_warn_old(serve):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() - 30 * HOUR_MS)]})
+    code, line, _ = check(serve(cluster))
+    assert (code, line) == (1, "ES_SNAPSHOT WARNING - newest success s1 is 1d6h old, more than 1d2h (repo backups)")
+
+
+def test_crit_old(serve):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() - 4 * 24 * HOUR_MS)]})
+    code, line, _ = check(serve(cluster), "-w", "1d", "-c", "2d")
+    assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - newest success s1 is 4d old, more than 2d (repo backups)")
+
+
+def test_ok_future_start(serve):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() + 5 * 60_000)]})
+    assert check(serve(cluster))[:2] == (0, "ES_SNAPSHOT OK - s1 SUCCESS, 0s old (repo backups)")
+
+
+def test_crit_unsorted_list(serve):
+    now = now_ms()
+    listed = [Snap("b", "SUCCESS", now - 2 * HOUR_MS), Snap("newest", "FAILED", now - 60_000),
+              Snap("a", "SUCCESS", now - 5 * HOUR_MS)]
+    server = serve(Cluster("es6", {"backups": listed}, sorted_listing=False))
+    assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - newest FAILED 1m ago (repo backups)")
+
+
+def test_crit_empty_repository(serve):
+    server = serve(Cluster("es7.10", {"backups": []}))
+    assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - no snapshot in repository 'backups'")
+
+
+def test_crit_missing_repository(serve):
+    server = serve(history())
+    assert check(server, "-r", "aliyun_auto_snapshot")[:2] == (
+        2, "ES_SNAPSHOT CRITICAL - repository 'aliyun_auto_snapshot' not found "
+           "(Alibaba Cloud creates it with the first automatic backup)")
+
+
+def test_crit_no_repositories(serve):
+    code, line, out = check(serve(Cluster("es8", {})))
+    assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - no snapshot repository registered")
+    assert "|" not in out
+
+
+def test_crit_two_repositories_one_failed(serve):
+    now = now_ms()
+    cluster = Cluster("es7.17", {
+        "a": [Snap("a1", "SUCCESS", now - HOUR_MS)],
+        "b": [Snap("b0", "SUCCESS", now - 2 * HOUR_MS), Snap("b1", "FAILED", now - 60_000)]})
+    assert check(serve(cluster))[:2] == (2, "ES_SNAPSHOT CRITICAL - b1 FAILED 1m ago (repo b)")
+
+
+def test_ok_two_repositories(serve):
+    now = now_ms()
+    cluster = Cluster("es5", {"a": [Snap("a1", "SUCCESS", now - HOUR_MS)],
+                              "b": [Snap("b1", "SUCCESS", now - 2 * HOUR_MS)]})
+    assert check(serve(cluster))[:2] == (0, "ES_SNAPSHOT OK - b1 SUCCESS, 2h old (repo b); 2 repositories OK")
+
+
+def _closed_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_crit_connection_refused():
+    port = _closed_port()
+    code, out, err = run_check("--url", f"http://127.0.0.1:{port}")
+    assert (code, out, err) == (
+        2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at 127.0.0.1:{port}: connection refused\n", "")
+
+
+def test_unknown_401(serve):
+    server = serve(history(auth={"user": "monitor", "password": "right"}))
+    code, line, _ = check(server, "--user", "monitor", env={"ES_PASSWORD": "wrong"})
+    assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - authentication failed at "
+                               f"{server.url[7:]} (HTTP 401): check the user and password or API key")
+
+
+def test_ok_basic_auth_from_environment(serve):
+    server = serve(history(auth={"user": "monitor", "password": "right"}))
+    assert check(server, "--user", "monitor", env={"ES_PASSWORD": "right"})[0] == 0
+
+
+def test_crit_502_html(serve):
+    cluster = history()
+    cluster.overrides.append(("^/_snapshot", Override(502, b"<html><h1>502 Bad Gateway</h1></html>",
+                                                       "text/html")))
+    server = serve(cluster)
+    assert check(server)[:2] == (2, f"ES_SNAPSHOT CRITICAL - HTTP 502 from {server.url[7:]} for list repositories")
+
+
+def test_unknown_truncated_json(serve):
+    cluster = history()
+    cluster.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots":[{"snapshot":"x","st')))
+    server = serve(cluster)
+    assert check(server)[:2] == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {server.url[7:]}: "
+                                    "HTTP 200 with a body that is not valid JSON (truncated?)")
+
+
+def test_unknown_html_login_page_with_200(serve):
+    cluster = history()
+    cluster.overrides.append(("^/$", Override(200, b"<!DOCTYPE html><html>Sign in</html>", "text/html")))
+    server = serve(cluster)
+    assert check(server)[:2] == (3, f"ES_SNAPSHOT UNKNOWN - read the cluster version at {server.url[7:]}: "
+                                    "HTTP 200 with HTML instead of JSON (a proxy or a wrong --url?)")
+
+
+def test_unknown_wrong_types(serve):
+    cluster = history()
+    cluster.overrides.append(("^/_snapshot/backups", Override(
+        200, b'{"snapshots":[{"snapshot":"x","state":"SUCCESS","start_time_in_millis":"yesterday"}]}')))
+    server = serve(cluster)
+    assert check(server)[:2] == (3, "ES_SNAPSHOT UNKNOWN - unexpected answer from the cluster: "
+                                    "snapshot 'x': field 'start_time_in_millis' is not a number")
+
+
+@pytest.mark.parametrize("args", [["-w", "2x"], ["-c", "10:20:30"], ["-w", "2h:1h"], ["--bogus"],
+                                  ["-t", "0"], ["--url", "ftp://x"], ["--state-map", "PARTIAL=maybe"],
+                                  ["--password-file", "/nonexistent/file", "--user", "u"]])
+def test_unknown_bad_usage_exits_3(args):
+    code, out, err = run_check(*args)
+    assert (code, err) == (3, "")
+    assert out.startswith("ES_SNAPSHOT UNKNOWN - usage: ")
+    assert len(out.splitlines()) <= 3 and "Traceback" not in out
+
+
+def test_help_and_version_exit_3_on_stdout():
+    code, out, err = run_check("--help")
+    assert (code, err) == (3, "") and out.startswith("usage: check_es_snapshot")
+    assert max(len(line) for line in out.splitlines()) <= 80
+    code, out, err = run_check("-V")
+    assert (code, out, err) == (3, "check_es_snapshot 0.1.0\n", "")
+
+
+def test_verbose_lists_snapshots_and_reasons(serve):
+    server = serve(history(("bad", "FAILED", 5, {"reason": "access denied to bucket", "shards_failed": 4})))
+    code, out, err = run_check("--url", server.url, "-v")
+    lines = out.splitlines()
+    assert code == 2 and err == ""
+    assert lines[0] == "ES_SNAPSHOT CRITICAL - bad FAILED 5m ago: access denied to bucket (repo backups)"
+    assert "cluster: Elasticsearch 8.15.3" in lines
+    assert "    reason: access denied to bucket" in lines
+    assert any(line.startswith("    shard logs-1[0]: IndexShardSnapshotFailedException") for line in lines)
+    assert "    ... and 1 more shard failures" in lines
+    assert lines[-1].startswith("| age=") and sum("|" in line for line in lines) == 1
+
+
+def test_vv_shows_requests_without_secrets(serve):
+    server = serve(history(auth={"user": "monitor", "password": "s3cret-canary"}))
+    code, out, err = run_check("--url", server.url, "--user", "monitor", "-vvv",
+                               env={"ES_PASSWORD": "s3cret-canary"})
+    assert code == 0 and err == ""
+    assert "GET / -> HTTP 200" in out and "GET /_snapshot -> HTTP 200" in out
+    assert "s3cret-canary" not in out
+    assert "bW9uaXRvcjpzM2NyZXQtY2FuYXJ5" not in out  # the Basic header value
+
+
+def test_crit_trickling_server_stops_within_timeout(serve):
+    cluster = history()
+    cluster.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots": []}' * 10, trickle_s=0.5)))
+    server = serve(cluster)
+    started = time.monotonic()
+    code, line, _ = check(server, "-t", "3")
+    assert time.monotonic() - started < 3 + 1.5  # interpreter start-up included
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {server.url[7:]}: "
+                               "no complete answer within 2.4s (timed out)")
+
+
+def test_crit_server_that_never_answers(serve):
+    cluster = history()
+    cluster.overrides.append(("^/$", Override(200, b"{}", delay_s=10)))
+    server = serve(cluster)
+    code, line, _ = check(server, "-t", "2")
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {server.url[7:]}: "
+                               "no complete answer within 1.6s (timed out)")
+
+
+def test_ok_with_empty_environment_and_no_terminal(serve):
+    server = serve(history())
+    code, out, err = run_check("--url", server.url, env={"PATH": "/usr/bin:/bin", "LANG": ""})
+    assert (code, err) == (0, "") and out.startswith("ES_SNAPSHOT OK - daily-0 SUCCESS, 3h old")
+
+
+def test_only_reads(serve):
+    """The plugin never writes to the cluster: GET only, whatever the run."""
+    cluster = history(("new", "FAILED", 10, {}))
+    server = serve(cluster)
+    for args in ([], ["-vvv"], ["-r", "backups"], ["--no-size"]):
+        check(server, *args)
+    assert {entry["method"] for entry in cluster.log} == {"GET"}
