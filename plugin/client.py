@@ -12,13 +12,14 @@ import logging
 import socket
 import ssl
 import time
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import nagiosplugin
 import requests
 
 from . import __version__
 from .deadline import DeadlineExceeded
+from .errors import EsError
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
@@ -28,21 +29,6 @@ MAX_BODY_BYTES = 96 * 1024 * 1024
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
-
-
-class EsError(Exception):
-    """A failure that decides the check's outcome by itself."""
-
-    def __init__(self, message, state=nagiosplugin.Unknown, status=None, error_type=""):
-        super().__init__(message)
-        self.state = state
-        self.status = status
-        self.error_type = error_type
-
-
-def path_of(*segments):
-    """URL path from names that may hold any character (repository names)."""
-    return "/" + "/".join(quote(s, safe=",*") for s in segments)
 
 
 class EsClient:

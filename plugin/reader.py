@@ -8,10 +8,11 @@ versions and OpenSearch get the plain listing, their only option.
 """
 import dataclasses
 import logging
+from urllib.parse import quote
 from dataclasses import dataclass
 
 from . import cluster
-from .client import EsError, path_of
+from .errors import EsError
 from .snapshots import (ResponseShapeError, Repository, SUCCESS, newest_first,
                         parse_listing, parse_repositories, parse_status_size)
 
@@ -50,6 +51,11 @@ class Survey:
         """Newest success of the repository whose newest success is oldest."""
         successes = [r.newest_success for r in self.repositories if r.newest_success]
         return min(successes, key=lambda s: s.start_ms) if successes else None
+
+
+def path_of(*segments):
+    """URL path from names that may hold any character (repository names)."""
+    return "/" + "/".join(quote(s, safe=",*") for s in segments)
 
 
 class SnapshotReader:

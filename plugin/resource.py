@@ -3,7 +3,7 @@ import time
 
 import nagiosplugin
 
-from .client import EsError
+from .errors import EsError
 from .reader import SnapshotReader
 from .snapshots import ResponseShapeError
 

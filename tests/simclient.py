@@ -6,7 +6,7 @@ client would raise.
 """
 import nagiosplugin
 
-from plugin.client import EsError
+from plugin.errors import EsError
 
 
 class SimClient:

@@ -8,7 +8,9 @@ import requests
 import responses
 from urllib3.exceptions import NewConnectionError
 
-from plugin.client import EsClient, EsError, describe_cause, path_of
+from plugin.client import EsClient, describe_cause
+from plugin.errors import EsError
+from plugin.reader import path_of
 from plugin.credentials import Redactor
 from tests.conftest import FIXTURES
 

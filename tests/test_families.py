@@ -1,0 +1,119 @@
+"""Every version family: the same snapshots give the same verdict, at a cost
+that does not grow with the repository where the cluster allows it."""
+import pytest
+
+from plugin.cli import build_check, parse_settings
+from tests.conftest import HOUR_MS, NOW_MS, first_line, now_ms, run_check
+from tests.fake_es import FAMILIES, Cluster, Snap, _COMMON
+from tests.simclient import SimClient
+
+DAY_MS = 24 * HOUR_MS
+
+
+def scenario(name, now):
+    """Snapshots of repository 'backups' for a scenario, relative to now."""
+    daily = [Snap(f"d{i}", "SUCCESS", now - 3 * HOUR_MS - i * DAY_MS, size_bytes=6_000_000) for i in range(5)]
+    if name == "healthy":
+        return daily
+    if name == "failed":
+        return daily + [Snap("bad", "FAILED", now - HOUR_MS, reason="bucket gone")]
+    if name == "partial":
+        return daily + [Snap("half", "PARTIAL", now - HOUR_MS, shards_failed=2)]
+    if name == "running":
+        return daily + [Snap("run", "IN_PROGRESS", now - 2 * HOUR_MS)]
+    if name == "stale":
+        return [Snap(f"d{i}", "SUCCESS", now - 5 * DAY_MS - i * DAY_MS) for i in range(3)]
+    if name == "failing_for_days":
+        return [Snap("ok", "SUCCESS", now - 4 * DAY_MS)] + [
+            Snap(f"f{i}", "FAILED", now - i * DAY_MS - HOUR_MS) for i in range(3)]
+    raise ValueError(name)
+
+
+SCENARIOS = ["healthy", "failed", "partial", "running", "stale", "failing_for_days"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_same_verdict_on_every_family(serve, name):
+    seen = {}
+    for family in FAMILIES:
+        server = serve(Cluster(family, {"backups": scenario(name, now_ms())}))
+        code, out, err = run_check("--url", server.url, "-r", "backups")
+        assert err == ""
+        perf_labels = sorted(p.split("=")[0] for p in out.splitlines()[0].split(" | ")[1].split()) \
+            if " | " in out else []
+        seen[family] = (code, first_line(out), perf_labels)
+    assert len(set(map(repr, seen.values()))) == 1, seen
+
+
+def cost(family, count, *args, every_ms=HOUR_MS):
+    """Requests and metadata loads of one check on a repository of ``count`` snapshots."""
+    snaps = [Snap(f"s{i:06d}", "SUCCESS", NOW_MS - 20 * 60_000 - i * every_ms) for i in range(count)]
+    cluster = Cluster(family, {"backups": snaps})
+    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
+    check()
+    assert check.exitcode == 0, check.summary_str
+    return len(cluster.log), cluster.metadata_loads, [e["params"] for e in cluster.log]
+
+
+@pytest.mark.parametrize("count", [10, 1000, 20000])
+def test_window_cost_is_flat_on_es_7_16_and_later(count):
+    requests, loads, params = cost("es8", count, "-w", "2h", "-c", "4h")
+    assert requests == 3 and loads <= 6
+    assert params[-1]["order"] == "asc" and params[-1]["index_details"] == "true"
+
+
+def test_two_repositories_are_one_listing_on_es_7_16():
+    cluster = Cluster("es9", {r: [Snap(f"{r}1", "SUCCESS", NOW_MS - HOUR_MS)] for r in ("a", "b")})
+    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
+    check()
+    assert [e["path"] for e in cluster.log] == ["/", "/_snapshot", "/_snapshot/a,b/*"]
+
+
+def test_newest_only_on_es_7_14():
+    requests, loads, params = cost("es7.15", 1000, "-w", "2h", "-c", "4h")
+    assert requests == 3 and params[-1]["size"] == "1"  # the server still loads all: its only option
+    assert loads == 1000
+
+
+@pytest.mark.parametrize("family", ["es5", "es7.10", "os2"])
+def test_plain_listing_where_nothing_else_is_accepted(family):
+    requests, loads, params = cost(family, 100)
+    assert params[2] == {"ignore_unavailable": "true"}
+    assert requests == 4 and loads == 100 + 5  # the listing, then _status of one 5-shard snapshot
+
+
+def test_no_size_skips_status():
+    requests, _, params = cost("es6", 100, "--no-size")
+    assert requests == 3 and not any("index_details" in p for p in params)
+
+
+def test_index_details_replace_status_on_7_13():
+    requests, loads, params = cost("es7.13", 100)
+    assert requests == 3 and params[2]["index_details"] == "true" and loads == 100
+
+
+def test_falls_back_once_when_a_parameter_is_rejected():
+    """A cluster that claims 8.x but rejects the 7.16 parameters (a proxy, a fork)."""
+    snaps = [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS)]
+    cluster = Cluster("es8", {"backups": snaps})
+    cluster.accepts = lambda param: param in _COMMON
+    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
+    check()
+    assert check.exitcode == 0
+    assert [e["status"] for e in cluster.log] == [200, 200, 400, 200]
+    assert cluster.log[-1]["params"] == {"ignore_unavailable": "true"}
+
+
+def test_window_widens_once_to_name_the_last_success():
+    snaps = [Snap("old", "SUCCESS", NOW_MS - 5 * DAY_MS)]
+    cluster = Cluster("es8", {"backups": snaps})
+    check = build_check(parse_settings(["-w", "1d", "-c", "2d"], environ={}), SimClient(cluster), now_ms=NOW_MS)
+    check()
+    assert check.summary_str == "newest success old is 5d old, more than 2d (repo backups)"
+    windows = [int(e["params"]["from_sort_value"]) for e in cluster.log if "from_sort_value" in e["params"]]
+    assert [NOW_MS - w for w in windows] == [(2 * 86400 + 3600) * 1000, 8 * (2 * 86400 + 3600) * 1000]
+
+
+def test_no_window_when_critical_is_no_upper_bound():
+    requests, loads, params = cost("es8", 50, "-c", "@1h:2h")
+    assert "from_sort_value" not in params[2] and loads == 50
