@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -308,6 +309,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *args):  # keep test output clean
         pass
+
+    def setup(self):
+        super().setup()
+        # Headers and body leave in two writes; without this, Nagle's algorithm
+        # and the client's delayed ACK add ~40 ms to every answer, which a
+        # real cluster (Netty sets TCP_NODELAY) does not.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _record(self, status, size, loads=0):
         cluster = self.server.cluster
