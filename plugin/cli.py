@@ -5,7 +5,7 @@ import os
 import sys
 import traceback
 import warnings
-from dataclasses import dataclass, field
+from collections import namedtuple
 from urllib.parse import urlsplit, urlunsplit
 
 import nagiosplugin
@@ -88,22 +88,12 @@ class Parser(argparse.ArgumentParser):
         raise HelpShown()
 
 
-@dataclass(frozen=True)
-class Settings:
-    base_url: str
-    repositories: tuple
-    warning: str
-    critical: str
-    timeout: float
-    authorization: object = None
-    verify: object = True
-    cert: object = None
-    use_env_proxy: bool = True
-    state_map: dict = field(default_factory=dict)
-    sizes: bool = True
-    verbose: int = 0
-    notes: tuple = ()
-    secrets: tuple = ()
+class Settings(namedtuple("Settings", [
+        "base_url", "repositories", "warning", "critical", "timeout", "authorization",
+        "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets"],
+        defaults=(None, True, None, True, None, True, 0, (), ()))):
+    """Everything the command line decided; immutable (see snapshots.py on namedtuple)."""
+    __slots__ = ()
 
     @property
     def window_s(self):
@@ -234,7 +224,7 @@ def parse_settings(argv, environ):
         repositories=tuple(dict.fromkeys(r.strip() for r in options.repository or () if r.strip())),
         warning=warning, critical=critical, timeout=timeout,
         authorization=creds.authorization, verify=verify, cert=cert,
-        use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map),
+        use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map) or None,
         sizes=not options.no_size, verbose=min(options.verbose, 3), notes=tuple(notes),
         secrets=tuple(creds.secrets) + tuple(s for s in (url_password,) if s),
     )

@@ -15,7 +15,7 @@ ES >= 7.16              + ``from_sort_value``: the cluster skips snapshots
 Stdlib only: the resource decides, the client sends.
 """
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 from .snapshots import ResponseShapeError
 
@@ -24,11 +24,10 @@ NEWEST_FIRST = "newest"    # ES 7.14-7.15: sort desc, size 1, per repository
 WINDOW = "window"          # ES >= 7.16: from_sort_value look-back window
 
 
-@dataclass(frozen=True)
-class ClusterInfo:
-    distribution: str      # "elasticsearch" or "opensearch"
-    version: tuple         # (major, minor, patch)
-    number: str            # as the cluster wrote it
+class ClusterInfo(namedtuple("ClusterInfo", "distribution version number")):
+    """``distribution`` elasticsearch or opensearch, ``version`` a tuple of
+    ints, ``number`` the version as the cluster wrote it."""
+    __slots__ = ()
 
     @property
     def label(self):

@@ -8,7 +8,7 @@ can carry it out, whatever the verbosity.
 import base64
 import os
 import stat
-from dataclasses import dataclass, field
+from collections import namedtuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 PASSWORD_ENV = "ES_PASSWORD"
@@ -20,13 +20,10 @@ class CredentialError(ValueError):
     """A credential source the operator has to fix (usage error)."""
 
 
-@dataclass(frozen=True)
-class Credentials:
-    user: str = ""
-    password: str = ""
-    api_key: str = ""
-    bearer: str = ""
-    notes: tuple = field(default=())  # warnings for the long output
+class Credentials(namedtuple("Credentials", "user password api_key bearer notes",
+                             defaults=("", "", "", "", ()))):
+    """Who the plugin is; ``notes`` are warnings for the long output."""
+    __slots__ = ()
 
     @property
     def authorization(self):

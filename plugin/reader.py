@@ -6,10 +6,9 @@ on ES >= 7.16 one request returns only the snapshots inside a look-back
 window and the cluster never loads the metadata of older ones; older
 versions and OpenSearch get the plain listing, their only option.
 """
-import dataclasses
 import logging
+from collections import namedtuple
 from urllib.parse import quote
-from dataclasses import dataclass
 
 from . import cluster
 from .errors import EsError
@@ -24,18 +23,14 @@ log = logging.getLogger("nagiosplugin.es_snapshot")
 WIDENING = 8
 
 
-@dataclass(frozen=True)
-class Query:
-    repositories: tuple = ()        # empty: every registered repository
-    window_s: object = None         # look-back in seconds, None: no window
-    sizes: bool = True              # collect bytes (may cost a _status request)
+# repositories: empty for every registered one; window_s: look-back in
+# seconds or None; sizes: collect bytes (may cost one _status request).
+Query = namedtuple("Query", "repositories window_s sizes", defaults=((), None, True))
 
 
-@dataclass(frozen=True)
-class Survey:
-    info: cluster.ClusterInfo
-    repositories: tuple             # Repository, in the order asked for
-    now_ms: int
+class Survey(namedtuple("Survey", "info repositories now_ms")):
+    """What one run read: ClusterInfo, Repository tuple (in the order asked), clock."""
+    __slots__ = ()
 
     @property
     def snapshots(self):
@@ -76,7 +71,7 @@ class SnapshotReader:
 
     def _cluster_info(self):
         info = cluster.parse_cluster_info(self.client.get("/", what="read the cluster version"))
-        log.info("cluster: %s, listing strategy: %s", info.label, info.strategy)
+        log.info("listing strategy for %s: %s", info.label, info.strategy)
         return info
 
     @staticmethod
@@ -172,11 +167,10 @@ class SnapshotReader:
         if size is None:
             log.info("snapshot size not available: _status carried no total size")
             return survey
-        sized = dataclasses.replace(target, size_bytes=size)
-        repos = tuple(dataclasses.replace(r, snapshots=tuple(sized if s is target else s
-                                                             for s in r.snapshots))
+        sized = target._replace(size_bytes=size)
+        repos = tuple(r._replace(snapshots=tuple(sized if s is target else s for s in r.snapshots))
                       for r in survey.repositories)
-        return dataclasses.replace(survey, repositories=repos)
+        return survey._replace(repositories=repos)
 
 
 __all__ = ["Query", "Survey", "SnapshotReader", "ResponseShapeError"]

@@ -6,7 +6,7 @@ a negative ``duration_in_millis``) is dealt with here, so the rest of the
 plugin works on plain facts.  A body of the wrong shape raises
 ``ResponseShapeError`` naming the first thing that was wrong.
 """
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 SUCCESS = "SUCCESS"
 IN_PROGRESS = "IN_PROGRESS"
@@ -16,27 +16,18 @@ class ResponseShapeError(ValueError):
     """The cluster answered, but not with what Elasticsearch sends."""
 
 
-@dataclass(frozen=True)
-class ShardFailure:
-    index: str
-    shard: object
-    reason: str
+# Value objects are namedtuples, not dataclasses: importing dataclasses
+# (inspect, ast, dis) and generating their methods cost ~20 ms at every start,
+# a tenth of a whole check (measured with python -X importtime).
+ShardFailure = namedtuple("ShardFailure", "index shard reason")
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    name: str
-    repository: str
-    state: str
-    start_ms: int
-    end_ms: int = 0
-    duration_ms: int = 0
-    shards_total: int = 0
-    shards_failed: int = 0
-    reason: str = ""
-    failures: tuple = ()
-    size_bytes: object = None  # None: the listing did not carry sizes
-    policy: str = ""
+class Snapshot(namedtuple("Snapshot", [
+        "name", "repository", "state", "start_ms", "end_ms", "duration_ms", "shards_total",
+        "shards_failed", "reason", "failures", "size_bytes", "policy"],
+        defaults=(0, 0, 0, 0, "", (), None, ""))):
+    """One snapshot; ``size_bytes`` None when the cluster gave no size."""
+    __slots__ = ()
 
     @property
     def running(self):
@@ -55,15 +46,13 @@ class Snapshot:
         return max(0, self.end_ms - self.start_ms) // 1000
 
 
-@dataclass(frozen=True)
-class Repository:
-    """The snapshots read from one repository, newest first."""
-    name: str
-    snapshots: tuple = ()
-    missing: bool = False
-    # On clusters asked for a look-back window only: its length in seconds.
-    window_s: object = None
-    notes: tuple = field(default=())
+class Repository(namedtuple("Repository", "name snapshots missing window_s notes",
+                            defaults=((), False, None, ()))):
+    """The snapshots read from one repository, newest first.
+
+    ``window_s``: on clusters asked for a look-back window, its length.
+    """
+    __slots__ = ()
 
     @property
     def newest(self):

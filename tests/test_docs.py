@@ -1,0 +1,45 @@
+"""README, --help and CI say the same thing."""
+import re
+
+import pytest
+
+from plugin.cli import build_parser
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+@pytest.fixture
+def help_text(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    return build_parser().format_help()
+
+
+def test_readme_carries_help_verbatim(help_text):
+    assert "```\n" + help_text + "```\n" in README
+
+
+def test_help_fits_80_columns(help_text):
+    assert max(len(line) for line in help_text.splitlines()) <= 80
+
+
+def test_perfdata_tables_agree(help_text):
+    in_help = re.findall(r"^  ([a-z_]+) +(?:s|B)? +", help_text.split("Perfdata")[1], re.M)
+    in_readme = re.findall(r"^\| `([a-z_]+)` \|", README.split("## Perfdata")[1], re.M)
+    assert in_help == in_readme == ["age", "duration", "size", "shards_failed"]
+
+
+def test_states_are_documented_in_both(help_text):
+    for state in ("OK", "WARNING", "CRITICAL", "UNKNOWN"):
+        assert f"\n  {state} " in help_text
+        assert f"| {state} (" in README
+
+
+def test_ci_runs_the_readme_test_command():
+    command = re.search(r"Install and run the tests:\n\n```sh\n(.+)\n```", README).group(1)
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert command in ci
+
+
+def test_readme_demo_command_uses_the_simulator():
+    assert "python -m tests.fake_es --demo" in README
