@@ -170,7 +170,7 @@ def _chain(exc):
     todo = [exc]
     while todo and len(seen) < 20:
         item = todo.pop(0)
-        if item is None or any(item is s for s in seen):
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
             continue
         seen.append(item)
         todo.extend([getattr(item, "reason", None), item.__cause__, item.__context__])
@@ -183,7 +183,7 @@ def describe_cause(exc, budget):
     chain = _chain(exc)
     for item in chain:
         if isinstance(item, ssl.SSLCertVerificationError):
-            return f"TLS certificate verification failed ({item.verify_message})"
+            return f"TLS certificate verification failed ({str(item.verify_message).rstrip('.')})"
     for item in chain:
         if isinstance(item, ssl.SSLError):
             reason = getattr(item, "reason", None) or "SSL error"

@@ -54,6 +54,9 @@ def serve():
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+    # Read-only, over the whole end-to-end suite: the plugin only ever GETs.
+    methods = {entry["method"] for server in servers for entry in server.cluster.log}
+    assert methods <= {"GET", "HEAD"}, f"the plugin sent {methods}"
 
 
 def now_ms():

@@ -1,0 +1,118 @@
+"""Hostile input: whatever a server or an operator sends, one line and 0-3.
+
+Each endpoint's body is replaced in turn by arbitrary JSON values or bytes;
+the real client and the whole check run in-process (through responses, no
+sockets), so hypothesis can try hundreds of bodies in seconds.
+"""
+import json
+import re
+import time
+
+import nagiosplugin
+import pytest
+import responses
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from plugin.cli import UsageError, build_check, parse_settings
+from plugin.client import EsClient
+from plugin.durations import DurationError, parse_age_range, parse_duration
+from tests.conftest import HOUR_MS, NOW_MS
+from tests.fake_es import Cluster, Snap
+
+BASE = "http://es.example:9200"
+ENDPOINTS = {"root": r"^/$", "repositories": r"^/_snapshot$", "listing": r"^/_snapshot/[^/]+/[^/]+$",
+             "status": r"/_status$"}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20)
+# Near-misses are likelier to reach deep code than random values.
+snapshot_like = st.fixed_dictionaries({}, optional={
+    "snapshot": json_values | st.text(max_size=10), "state": json_values | st.sampled_from(
+        ["SUCCESS", "FAILED", "PARTIAL", "IN_PROGRESS", "INCOMPATIBLE", "", "success"]),
+    "start_time_in_millis": json_values | st.integers(-2**63, 2**63),
+    "end_time_in_millis": json_values | st.integers(), "duration_in_millis": json_values | st.integers(),
+    "shards": json_values, "failures": json_values, "index_details": json_values,
+    "metadata": json_values, "repository": json_values, "reason": json_values})
+bodies = st.one_of(
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.lists(snapshot_like, max_size=3).map(lambda s: json.dumps({"snapshots": s}).encode()),
+    st.binary(max_size=200),
+)
+
+
+class Budget:
+    network_budget = 9.0
+
+    def remaining(self):
+        return 9.0
+
+
+def healthy_cluster():
+    return Cluster("es6", {"backups": [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS),
+                                       Snap("s0", "FAILED", NOW_MS - 2 * HOUR_MS)]})
+
+
+def run_with_body(endpoint, body):
+    cluster = healthy_cluster()
+
+    def answer(request):
+        path = request.path_url.split("?")[0]
+        if re.search(ENDPOINTS[endpoint], path):
+            return 200, {}, body
+        status, payload, _ = cluster.handle(path, {})
+        return status, {}, json.dumps(payload).encode()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.GET, re.compile(re.escape(BASE) + ".*"), callback=answer)
+        check = build_check(parse_settings(["--url", BASE], environ={}),
+                            EsClient(BASE, deadline=Budget()), now_ms=NOW_MS)
+        started = time.monotonic()
+        check()  # must not raise: every failure is a result
+        elapsed = time.monotonic() - started
+    return check, elapsed
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=bodies)
+def test_any_body_ends_in_one_clean_status(endpoint, body):
+    nagiosplugin.Runtime.instance = None
+    check, elapsed = run_with_body(endpoint, body)
+    assert check.exitcode in (0, 1, 2, 3)
+    summary = check.summary_str
+    assert summary and "\n" not in summary and "|" not in summary and "Traceback" not in summary
+    assert elapsed < 2
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=30))
+def test_duration_parser_accepts_or_explains(text):
+    try:
+        value = parse_duration(text)
+    except DurationError as exc:
+        assert str(exc)
+    else:
+        assert 0 <= value <= 10 * 365 * 86400
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="0123456789.:@~smhdwx -", max_size=16) | st.text(max_size=16))
+def test_range_parser_gives_nagiosplugin_a_valid_range(text):
+    try:
+        spec = parse_age_range(text)
+    except DurationError:
+        return
+    nagiosplugin.Range(spec)  # never raises for what we produce
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=12), max_size=6))
+def test_any_argv_is_usage_or_settings(argv):
+    try:
+        parse_settings(argv, environ={})
+    except UsageError:
+        pass
+    except Exception as exc:  # help or version: the parser's own exits
+        assert type(exc).__name__ == "HelpShown"

@@ -1,0 +1,234 @@
+"""Credentials, TLS, redirects, hostile bodies: never a leak, never a hang."""
+import base64
+import gzip
+import os
+
+import pytest
+
+from tests.conftest import first_line, now_ms, run_check
+from tests.fake_es import HOUR_MS, Cluster, Override, Snap
+from tests.pki import make_pki, server_context
+
+CANARY = "canary-s3cret-7f3a"
+OK_LINE = "ES_SNAPSHOT OK - s1 SUCCESS, 1h old (repo backups)"
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+def cluster(**kw):
+    return Cluster("es8", {"backups": [Snap("s1", "SUCCESS", now_ms() - HOUR_MS)]}, **kw)
+
+
+def secret_file(tmp_path, value, mode=0o600):
+    path = tmp_path / "secret"
+    path.write_text(value + "\n")
+    os.chmod(path, mode)
+    return str(path)
+
+
+# -- TLS -------------------------------------------------------------------
+
+def test_ok_tls_with_ca_cert_file(serve, pki):
+    server = serve(cluster(), tls=server_context(pki.server))
+    code, out, _ = run_check("--url", server.url, "--ca-cert", str(pki.ca))
+    assert (code, first_line(out)) == (0, OK_LINE)
+
+
+def test_ok_tls_with_ca_cert_directory(serve, pki):
+    server = serve(cluster(), tls=server_context(pki.server))
+    assert run_check("--url", server.url, "--ca-cert", str(pki.cadir))[0] == 0
+
+
+@pytest.mark.parametrize("cert, words", [
+    ("server", "unable to get local issuer certificate"),
+    ("selfsigned", "self-signed certificate"),
+    ("mismatch", "IP address mismatch, certificate is not valid for '127.0.0.1')"),
+    ("expired", "certificate has expired"),
+])
+def test_crit_tls_verification_fails(serve, pki, cert, words):
+    server = serve(cluster(), tls=server_context(getattr(pki, cert)))
+    args = ["--url", server.url] + (["--ca-cert", str(pki.ca)] if cert in ("mismatch", "expired") else [])
+    code, out, err = run_check(*args)
+    assert (code, err) == (2, "")
+    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
+                                      f"{server.url[8:]}: TLS certificate verification failed (")
+    assert words in out
+
+
+def test_ok_insecure_is_said_in_long_output(serve, pki):
+    server = serve(cluster(), tls=server_context(pki.selfsigned))
+    code, out, _ = run_check("--url", server.url, "--insecure", "-v")
+    assert (code, first_line(out)) == (0, OK_LINE)
+    assert "note: TLS certificate verification is disabled (--insecure)" in out.splitlines()
+
+
+def test_crit_server_requires_client_certificate(serve, pki):
+    server = serve(cluster(), tls=server_context(pki.server, client_ca=pki.ca))
+    code, out, err = run_check("--url", server.url, "--ca-cert", str(pki.ca))
+    assert (code, err) == (2, "")
+    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {server.url[8:]}: ")
+
+
+def test_ok_client_certificate(serve, pki):
+    server = serve(cluster(), tls=server_context(pki.server, client_ca=pki.ca))
+    cert, key = pki.client
+    code, out, _ = run_check("--url", server.url, "--ca-cert", str(pki.ca),
+                             "--client-cert", str(cert), "--client-key", str(key))
+    assert (code, first_line(out)) == (0, OK_LINE)
+
+
+# -- credentials ------------------------------------------------------------
+
+def test_ok_basic_auth_from_password_file(serve, tmp_path):
+    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
+    code, out, _ = run_check("--url", server.url, "--user", "monitor", "--password-file",
+                             secret_file(tmp_path, CANARY), "-v")
+    assert code == 0 and "readable by other users" not in out
+
+
+def test_note_world_readable_secret_file(serve, tmp_path):
+    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
+    path = secret_file(tmp_path, CANARY, mode=0o644)
+    code, out, _ = run_check("--url", server.url, "--user", "monitor", "--password-file", path, "-v")
+    assert code == 0
+    assert f"note: password file {path} is readable by other users (chmod 600 it)" in out.splitlines()
+
+
+def test_ok_credentials_in_url(serve):
+    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
+    url = server.url.replace("http://", f"http://monitor:{CANARY}@")
+    code, out, err = run_check("--url", url, "-vvv")
+    assert code == 0 and CANARY not in out + err
+
+
+@pytest.mark.parametrize("form", ["encoded", "id:key"])
+def test_ok_api_key(serve, tmp_path, form):
+    encoded = base64.b64encode(f"key-id:{CANARY}".encode()).decode()
+    server = serve(cluster(auth={"api_key": encoded}))
+    value = encoded if form == "encoded" else f"key-id:{CANARY}"
+    assert run_check("--url", server.url, env={"ES_API_KEY": value})[0] == 0
+    assert run_check("--url", server.url, "--api-key-file", secret_file(tmp_path, value))[0] == 0
+
+
+def test_ok_bearer_token(serve, tmp_path):
+    server = serve(cluster(auth={"bearer": CANARY}))
+    assert run_check("--url", server.url, "--bearer-token-file", secret_file(tmp_path, CANARY))[0] == 0
+
+
+def test_unknown_403(serve):
+    c = cluster()
+    c.overrides.append(("^/_snapshot$", Override(403, b'{"error":{"type":"security_exception","reason":'
+                                                       b'"action [cluster:admin/repository/get] is unauthorized '
+                                                       b'for user [monitor]"},"status":403}')))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url)
+    assert code == 3
+    assert first_line(out).startswith(f"ES_SNAPSHOT UNKNOWN - authorisation failed at {server.url[7:]} "
+                                      "(HTTP 403): the user lacks the monitor_snapshot privilege")
+
+
+@pytest.mark.parametrize("args", [["--user", "u", "--api-key-file", "/etc/hostname"],
+                                  ["--client-key", "/etc/hostname"], ["--insecure", "--ca-cert", "/etc/hostname"]])
+def test_unknown_contradictory_credentials(args):
+    code, out, _ = run_check(*args)
+    assert code == 3 and out.startswith("ES_SNAPSHOT UNKNOWN - usage: ")
+
+
+# -- redirects, hostile answers ---------------------------------------------
+
+def test_redirect_to_another_host_does_not_carry_credentials(serve):
+    target = serve(cluster())
+    source = cluster(auth={"user": "monitor", "password": CANARY})
+    elsewhere = target.url.replace("127.0.0.1", "localhost")
+    source.overrides.append(("^/$", Override(302, b"", headers={"Location": elsewhere + "/"})))
+    server = serve(source)
+    run_check("--url", server.url, "--user", "monitor", env={"ES_PASSWORD": CANARY})
+    assert target.cluster.log and not any(e["authorization"] for e in target.cluster.log)
+
+
+def test_crit_redirect_loop_is_bounded(serve):
+    c = cluster()
+    c.overrides.append(("^/$", Override(302, b"", headers={"Location": "/"})))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url)
+    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
+                                          f"{server.url[7:]}: more than 3 redirects")
+
+
+def test_crit_connection_reset_mid_body(serve):
+    c = cluster()
+    c.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots": [', reset=True)))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url)
+    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {server.url[7:]}: "
+                                          "the connection broke off in the middle of the answer")
+
+
+def test_unknown_oversized_body_is_refused(serve):
+    """A gzip bomb: 100 MiB of spaces in 100 KB on the wire."""
+    c = cluster()
+    bomb = gzip.compress(b" " * (100 * 2**20), compresslevel=9)
+    c.overrides.append(("^/_snapshot/backups", Override(200, bomb, headers={"Content-Encoding": "gzip"})))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url, "-t", "20")
+    assert (code, first_line(out)) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {server.url[7:]}: "
+                                          "answer larger than 96 MiB, refused")
+
+
+def test_crit_retry_after_too_long(serve):
+    c = cluster()
+    c.overrides.append(("^/$", Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"})))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url)
+    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {server.url[7:]} "
+                                          "for read the cluster version: busy")
+
+
+def test_ok_retry_after_that_fits(serve):
+    c = cluster()
+    c.overrides.append(("^/$", Override(429, b"{}", headers={"Retry-After": "1"}, times=1)))
+    server = serve(c)
+    code, out, _ = run_check("--url", server.url)
+    assert (code, first_line(out)) == (0, OK_LINE)
+
+
+# -- the canary: no secret in any output, on any path, at -vvv -----------------
+
+PATHS = {
+    "ok": lambda c: None,
+    "401": lambda c: c.auth.update(user="monitor", password="another"),
+    "403": lambda c: c.overrides.append(("^/_snapshot", Override(403, b'{"error":"forbidden"}'))),
+    "500": lambda c: c.overrides.append(("^/_snapshot/", Override(500, b"<html>" + CANARY.encode() + b"</html>"))),
+    "bad-json": lambda c: c.overrides.append(("^/$", Override(200, b"{" + CANARY.encode()))),
+    "echoing-error": lambda c: c.overrides.append(("^/$", Override(400, (
+        '{"error":{"type":"x","reason":"bad header Basic %s"}}' % CANARY).encode()))),
+    "redirect": lambda c: c.overrides.append(("^/$", Override(302, b"", headers={"Location": "http://localhost:9/"}))),
+}
+
+
+@pytest.mark.parametrize("path", sorted(PATHS))
+@pytest.mark.parametrize("how", ["env", "url", "argv"])
+def test_canary_never_printed(serve, path, how):
+    c = cluster(auth={"user": "monitor", "password": CANARY})
+    PATHS[path](c)
+    server = serve(c)
+    args, env = ["-vvv"], {}
+    if how == "env":
+        args += ["--url", server.url, "--user", "monitor"]
+        env = {"ES_PASSWORD": CANARY}
+    elif how == "url":
+        args += ["--url", server.url.replace("http://", f"http://monitor:{CANARY}@")]
+    else:
+        args += ["--url", server.url, "--user", "monitor", "--password", CANARY]
+    code, out, err = run_check(*args, env=env)
+    basic = base64.b64encode(f"monitor:{CANARY}".encode()).decode()
+    assert code in (0, 1, 2, 3)
+    assert CANARY not in out + err and basic not in out + err
+
+
+def test_canary_not_printed_on_connection_refused():
+    code, out, err = run_check("--url", f"http://monitor:{CANARY}@127.0.0.1:9", "-vvv")
+    assert code == 2 and CANARY not in out + err
