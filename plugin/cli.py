@@ -28,6 +28,7 @@ DEFAULT_TIMEOUT = 10
 # The look-back window reaches this far beyond the critical age, so that a
 # snapshot just past it is still named with its real age.
 WINDOW_SLACK_S = 3600
+LOG_BUDGET = 2000
 
 DESCRIPTION = """\
 Checks the snapshot backups of an Elasticsearch (5.x-9.x, Alibaba Cloud
@@ -255,13 +256,26 @@ def make_client(settings, deadline, redact):
                     use_env_proxy=settings.use_env_proxy, deadline=deadline, redact=redact)
 
 
-class _RedactingFilter(logging.Filter):
+class _LogFilter(logging.Filter):
+    """Redacts secrets, and stops the log before it pushes output past 8 KB.
+
+    Nagios keeps 8192 bytes of plugin output: the long output (summary.py)
+    gets LONG_OUTPUT_BUDGET of them, the log LOG_BUDGET.
+    """
+
     def __init__(self, redact):
         super().__init__()
         self.redact = redact
+        self.used = 0
 
     def filter(self, record):
-        record.msg, record.args = self.redact(record.getMessage()), ()
+        message = self.redact(record.getMessage())
+        self.used += len(message) + 1
+        if self.used > LOG_BUDGET + len(message) + 1:
+            return False
+        if self.used > LOG_BUDGET:
+            message = "... further log lines dropped (Nagios keeps 8 KB of output)"
+        record.msg, record.args = message, ()
         return True
 
 
@@ -286,7 +300,7 @@ def main(argv=None, environ=None):
         sys.exit(3)
     redact = Redactor(settings.secrets)
     log = logging.getLogger("nagiosplugin.es_snapshot")
-    log.addFilter(_RedactingFilter(redact))
+    log.addFilter(_LogFilter(redact))
     deadline = Deadline(settings.timeout)
     deadline.arm()
     try:

@@ -62,7 +62,8 @@ class EsClient:
             status, headers, body, elapsed = self._fetch(shown, what)
             self.requests_made.append((shown, status, len(body), elapsed))
             log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", shown, status, len(body), elapsed * 1000)
-            log.debug("response body starts: %s", self.redact(body[:300].decode("utf-8", "replace")))
+            # Redact, then cut: a secret cut in half would escape the redactor.
+            log.debug("response body starts: %s", self.redact(body[:512].decode("utf-8", "replace"))[:160])
             wait = self._retry_wait(status, headers) if attempt == 1 else None
             if wait is None:
                 break
