@@ -2,6 +2,7 @@
 import argparse
 import logging
 import os
+import re
 import sys
 import traceback
 import warnings
@@ -11,14 +12,15 @@ from urllib.parse import urlsplit, urlunsplit
 import nagiosplugin
 
 from . import __version__
-from .contexts import (AgeContext, ClusterContext, LEVELS, ALIASES, MeasureContext,
-                       RankedResults, RepositoryContext)
+from .contexts import (AgeContext, ALIASES, ClusterContext, HealthContext, LEVELS, MeasureContext,
+                       RankedResults, RepositoryContext, RunningContext, SlmContext, StreakContext)
 from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
                           Redactor, load_credentials, split_url_userinfo)
 from .deadline import Deadline, DeadlineExceeded
 from .durations import DurationError, parse_age_range, parse_duration
 from .reader import Query
 from .resource import SnapshotResource
+from .report import json_failure, json_report
 from .summary import SnapshotSummary
 
 PROG = "check_es_snapshot"
@@ -51,6 +53,10 @@ States:
             (refused, DNS, TLS, timed out) or HTTP 5xx
   UNKNOWN   unrecognised snapshot state; HTTP 401/403; an answer that is
             not what Elasticsearch sends; bad usage; -t reached
+  A snapshot running longer than --running-warning/--running-critical
+  (default: -w/-c), a failure streak beyond --failed-streak-*, and with
+  --slm a stopped SLM or a policy that missed its schedule or failed
+  (WARNING), with --health a yellow/red health indicator count as well.
   With several repositories the worst counts (CRITICAL > WARNING >
   UNKNOWN > OK). --state-map changes a state's level, e.g. PARTIAL=ok.
 
@@ -60,6 +66,8 @@ Perfdata (absent when the cluster could not be read):
   duration       s  run time of the newest completed snapshot
   size           B  total size of the newest completed snapshot
   shards_failed     failed shards of the newest completed snapshot
+  running        s  how long the newest snapshot has been running (0: none)
+  failed_streak     completed snapshots in a row that were no SUCCESS
 
 Secrets: the password from ${PASSWORD_ENV} or --password-file, an API key
 from ${API_KEY_ENV} or --api-key-file, a bearer token from ${BEARER_ENV} or
@@ -91,18 +99,27 @@ class Parser(argparse.ArgumentParser):
 
 class Settings(namedtuple("Settings", [
         "base_url", "repositories", "warning", "critical", "timeout", "authorization",
-        "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets"],
-        defaults=(None, True, None, True, None, True, 0, (), ()))):
+        "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets",
+        "running_warning", "running_critical", "streak_warning", "streak_critical",
+        "policy", "slm", "health", "format"],
+        defaults=(None, True, None, True, None, True, 0, (), (),
+                  None, None, None, None, "", False, False, "nagios"))):
     """Everything the command line decided; immutable (see snapshots.py on namedtuple)."""
     __slots__ = ()
 
     @property
     def window_s(self):
-        """Look-back window from the critical age, None if -c is no upper bound."""
-        crit = nagiosplugin.Range(self.critical)
-        if crit.invert or crit.end == float("inf"):
-            return None
-        return int(crit.end) + WINDOW_SLACK_S
+        """Look-back window: what -c and --running-critical can still judge.
+
+        None when either is no upper bound: then every snapshot is needed.
+        """
+        ends = []
+        for spec in (self.critical, self.running_critical or self.critical):
+            limit = nagiosplugin.Range(spec)
+            if limit.invert or limit.end == float("inf"):
+                return None
+            ends.append(limit.end)
+        return int(max(ends)) + WINDOW_SLACK_S
 
 
 def build_parser():
@@ -147,7 +164,29 @@ def build_parser():
                           "unknown, repeatable (e.g. PARTIAL=ok)")
     sel.add_argument("--no-size", action="store_true",
                      help="skip collecting snapshot sizes (no _status request)")
+    sel.add_argument("--running-warning", metavar="AGE",
+                     help="run time of the newest IN_PROGRESS snapshot that warns "
+                          "(default: as -w)")
+    sel.add_argument("--running-critical", metavar="AGE",
+                     help="run time that is critical (default: as -c)")
+    sel.add_argument("--failed-streak-warning", metavar="RANGE",
+                     help="failed snapshots in a row that warn, e.g. 2 (default: none)")
+    sel.add_argument("--failed-streak-critical", metavar="RANGE",
+                     help="failed snapshots in a row that are critical (default: none)")
+    pol = p.add_argument_group("snapshot lifecycle management")
+    pol.add_argument("--slm-policy", metavar="NAME",
+                     help="only snapshots taken by this SLM (Elasticsearch) or snapshot "
+                          "management (OpenSearch) policy")
+    pol.add_argument("--slm", action="store_true",
+                     help="also read SLM status and policies (ES >= 7.4): stopped, "
+                          "missed schedule or failed last run warn")
+    pol.add_argument("--health", action="store_true",
+                     help="also judge the slm and repository_integrity indicators of "
+                          "the health report (ES >= 8.7)")
     misc = p.add_argument_group("output")
+    misc.add_argument("--format", choices=("nagios", "json"), default="nagios",
+                      help="nagios: status line and perfdata; json: one JSON "
+                           "document, same exit code (default: %(default)s)")
     misc.add_argument("-v", "--verbose", action="count", default=0,
                       help="more detail, up to -vvv (see Verbosity)")
     misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
@@ -198,11 +237,30 @@ def _tls(options):
     return verify, cert
 
 
+_COUNT_RANGE = re.compile(r"@?(?:(?:\d+|~):)?\d*")
+
+
+def _count_range(option, text):
+    """A Nagios range of counts (no durations), or None."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        if not text or not _COUNT_RANGE.fullmatch(text) or text.endswith(":") and text.startswith("@"):
+            raise ValueError
+        nagiosplugin.Range(text)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a range of counts (e.g. 2, 3:, @1:5)") from None
+    return text
+
+
 def parse_settings(argv, environ):
     options = build_parser().parse_args(argv)
     try:
         warning = parse_age_range(options.warning)
         critical = parse_age_range(options.critical)
+        running_warning = parse_age_range(options.running_warning) if options.running_warning else warning
+        running_critical = parse_age_range(options.running_critical) if options.running_critical else critical
         timeout = parse_duration(options.timeout)
     except DurationError as exc:
         raise UsageError(str(exc)) from None
@@ -228,20 +286,30 @@ def parse_settings(argv, environ):
         use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map) or None,
         sizes=not options.no_size, verbose=min(options.verbose, 3), notes=tuple(notes),
         secrets=tuple(creds.secrets) + tuple(s for s in (url_password,) if s),
+        running_warning=running_warning, running_critical=running_critical,
+        streak_warning=_count_range("--failed-streak-warning", options.failed_streak_warning),
+        streak_critical=_count_range("--failed-streak-critical", options.failed_streak_critical),
+        policy=(options.slm_policy or "").strip(), slm=options.slm, health=options.health,
+        format=options.format,
     )
 
 
 def build_check(settings, client, now_ms=None):
     resource = SnapshotResource(
         client, Query(repositories=settings.repositories, window_s=settings.window_s,
-                      sizes=settings.sizes),
+                      sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
+                      health=settings.health),
         now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,
         RankedResults(),
         ClusterContext("cluster"),
-        RepositoryContext("repository", settings.state_map),
+        RepositoryContext("repository", settings.state_map, settings.policy),
         AgeContext("age", settings.warning, settings.critical),
+        RunningContext("running", settings.running_warning, settings.running_critical),
+        StreakContext("failed_streak", settings.streak_warning, settings.streak_critical),
+        SlmContext("slm", settings.policy),
+        HealthContext("health"),
         MeasureContext("measure"),
         SnapshotSummary(resource, settings.notes),
     )
@@ -305,9 +373,18 @@ def main(argv=None, environ=None):
     deadline.arm()
     try:
         check = build_check(settings, make_client(settings, deadline, redact))
+        if settings.format == "json":
+            check()
+            deadline.disarm()
+            print(json_report(check, check.resources[0], settings.notes))
+            sys.exit(check.exitcode)
         check.main(verbose=settings.verbose)
     except DeadlineExceeded:
-        _say(f"UNKNOWN - plugin timed out after {settings.timeout:g}s (-t)", 3)
+        message = f"plugin timed out after {settings.timeout:g}s (-t)"
+        if settings.format == "json":
+            print(json_failure(message, 3))
+            sys.exit(3)
+        _say(f"UNKNOWN - {message}", 3)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         detail = redact(f"{type(exc).__name__}: {exc}")
         if settings.verbose >= 3:

@@ -55,6 +55,11 @@ class EsClient:
             session.headers["Authorization"] = authorization
         self.session = session
 
+    def totals(self):
+        """(requests, bytes received, seconds waited) so far."""
+        return (len(self.requests_made), sum(r[2] for r in self.requests_made),
+                sum(r[3] for r in self.requests_made))
+
     def get(self, path, params=None, *, what="request"):
         """Decoded JSON body of a GET; 404 raises EsError with its type."""
         shown = path + ("?" + urlencode(params) if params else "")

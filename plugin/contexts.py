@@ -3,7 +3,7 @@ import nagiosplugin
 from nagiosplugin import Critical, Ok, Result, Unknown, Warn
 
 from .durations import describe_range, format_duration
-from .wording import clean, snapshot_phrase, window_phrase
+from .wording import ago, clean, clean_reason, snapshot_phrase, window_phrase
 
 DEFAULT_STATE_MAP = {
     "SUCCESS": Ok,
@@ -45,9 +45,10 @@ class ClusterContext(nagiosplugin.Context):
 class RepositoryContext(nagiosplugin.Context):
     """State of a repository's newest snapshot, looked up in one table."""
 
-    def __init__(self, name, state_map=None):
+    def __init__(self, name, state_map=None, policy=""):
         super().__init__(name)
         self.state_map = {**DEFAULT_STATE_MAP, **(state_map or {})}
+        self.of_policy = f" of policy {clean(policy)!r}" if policy else ""
 
     def evaluate(self, metric, resource):
         repo, now_ms = metric.value, resource.survey.now_ms
@@ -61,7 +62,8 @@ class RepositoryContext(nagiosplugin.Context):
             return Result(Critical, f"{where} {repo.notes[0]}", metric)
         newest = repo.newest
         if newest is None:
-            return Result(Critical, f"no snapshot{window_phrase(repo.window_s)} in {where}", metric)
+            return Result(Critical, f"no snapshot{self.of_policy}{window_phrase(repo.window_s)} in {where}",
+                          metric)
         state = self.state_map.get(newest.state)
         hint = f"{snapshot_phrase(newest, now_ms)} (repo {clean(repo.name)})"
         if state is None:
@@ -91,6 +93,85 @@ class AgeContext(nagiosplugin.ScalarContext):
         elif result.state == Warn:
             hint = f"newest success {clean(snap.name)} is {age} old, {describe_range(str(self.warning))} (repo {clean(snap.repository)})"
         return Result(result.state, hint, metric)
+
+
+class _ThresholdContext(nagiosplugin.ScalarContext):
+    """A ScalarContext whose hint is a sentence; subclasses say which."""
+
+    def evaluate(self, metric, resource):
+        result = super().evaluate(metric, resource)
+        limit = {Critical: self.critical, Warn: self.warning}.get(result.state)
+        return Result(result.state, self.sentence(metric.value, resource.survey, limit), metric)
+
+
+class RunningContext(_ThresholdContext):
+    """How long the newest snapshot has been running (0 when none runs)."""
+
+    def sentence(self, seconds, survey, limit):
+        snap = survey.running
+        if snap is None:
+            return "no snapshot running"
+        text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
+        if limit is not None:
+            text += f", {describe_range(str(limit))}"
+        return f"{text} (repo {clean(snap.repository)})"
+
+
+class StreakContext(_ThresholdContext):
+    """Completed snapshots in a row, at the head of a repository, not SUCCESS."""
+
+    def sentence(self, count, survey, limit):
+        _, repository = survey.streak
+        text = f"{count} snapshot{'s' if count != 1 else ''} in a row not successful"
+        if limit is not None:
+            text += f" (limit {limit})"
+        return f"{text} (repo {clean(repository)})"
+
+
+# A policy may start a few minutes late; an hour late it did not start.
+MISSED_SCHEDULE_GRACE_MS = 3600 * 1000
+
+
+class SlmContext(nagiosplugin.Context):
+    """Snapshot lifecycle management: stopped, or a policy that stopped working."""
+
+    def __init__(self, name, policy=""):
+        super().__init__(name)
+        self.policy = policy
+
+    def evaluate(self, metric, resource):
+        facts, now_ms = metric.value, resource.survey.now_ms
+        problems = []
+        if facts.mode not in (None, "RUNNING"):
+            problems.append((Warn, f"SLM is {clean(facts.mode, 16)}: scheduled snapshots are not taken"))
+        if self.policy and not facts.policies:
+            problems.append((Critical, f"SLM policy {clean(self.policy)!r} not found"))
+        for policy in facts.policies:
+            name = clean(policy.name)
+            if policy.next_ms is not None and policy.next_ms + MISSED_SCHEDULE_GRACE_MS < now_ms:
+                due = (now_ms - policy.next_ms) // 1000
+                problems.append((Warn, f"SLM policy {name!r} missed its schedule (due {ago(due)})"))
+            if policy.last_failure_ms and policy.last_failure_ms > (policy.last_success_ms or 0):
+                when = ago((now_ms - policy.last_failure_ms) // 1000)
+                detail = f": {clean_reason(policy.last_failure_details, 60)}" if policy.last_failure_details else ""
+                problems.append((Warn, f"SLM policy {name!r} last run failed {when}{detail}"))
+        if not problems:
+            return Result(Ok, f"SLM {facts.mode or 'policies'} OK", metric)
+        state = worst(*(state for state, _ in problems))
+        return Result(state, "; ".join(text for _, text in problems), metric)
+
+
+HEALTH_LEVELS = {"green": Ok, "yellow": Warn, "red": Critical}
+
+
+class HealthContext(nagiosplugin.Context):
+    """An indicator of Elasticsearch's own health report (ES >= 8.7)."""
+
+    def evaluate(self, metric, resource):
+        indicator = metric.value
+        state = HEALTH_LEVELS.get(indicator.status, Unknown)
+        symptom = f": {clean_reason(indicator.symptom, 80)}" if indicator.symptom else ""
+        return Result(state, f"health {indicator.name} is {clean(indicator.status, 16)}{symptom}", metric)
 
 
 class MeasureContext(nagiosplugin.Context):

@@ -10,7 +10,7 @@ import logging
 from collections import namedtuple
 from urllib.parse import quote
 
-from . import cluster
+from . import cluster, slm
 from .errors import EsError
 from .snapshots import (ResponseShapeError, Repository, SUCCESS, newest_first,
                         parse_listing, parse_repositories, parse_status_size)
@@ -24,12 +24,17 @@ WIDENING = 8
 
 
 # repositories: empty for every registered one; window_s: look-back in
-# seconds or None; sizes: collect bytes (may cost one _status request).
-Query = namedtuple("Query", "repositories window_s sizes", defaults=((), None, True))
+# seconds or None; sizes: collect bytes (may cost one _status request);
+# policy: only snapshots of this SLM / snapshot-management policy;
+# slm, health: also read SLM status and policies, the health report.
+Query = namedtuple("Query", "repositories window_s sizes policy slm health",
+                   defaults=((), None, True, "", False, False))
+HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
-class Survey(namedtuple("Survey", "info repositories now_ms")):
-    """What one run read: ClusterInfo, Repository tuple (in the order asked), clock."""
+class Survey(namedtuple("Survey", "info repositories now_ms slm health", defaults=(None, None))):
+    """What one run read: ClusterInfo, Repository tuple (in the order asked),
+    the clock, and when asked SlmFacts and health Indicators."""
     __slots__ = ()
 
     @property
@@ -40,6 +45,18 @@ class Survey(namedtuple("Survey", "info repositories now_ms")):
     def newest_completed(self):
         done = newest_first(s for s in self.snapshots if not s.running)
         return done[0] if done else None
+
+    @property
+    def running(self):
+        """The newest snapshot of any repository that is still running, longest first."""
+        running = [r.newest for r in self.repositories if r.newest and r.newest.running]
+        return min(running, key=lambda s: s.start_ms) if running else None
+
+    @property
+    def streak(self):
+        """(count, repository) of the longest run of non-successful snapshots."""
+        streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing]
+        return max(streaks, key=lambda item: item[0]) if streaks else (0, "")
 
     @property
     def stalest(self):
@@ -64,10 +81,39 @@ class SnapshotReader:
         wanted = self.query.repositories or tuple(registered)
         present = [name for name in wanted if name in registered]
         found, failed, window_s = self._listing(info, present, now_ms)
+        if self.query.policy:
+            found = {name: [s for s in snaps if s.policy == self.query.policy]
+                     for name, snaps in found.items()}
         repositories = tuple(self._repository(name, name not in registered, found, failed, window_s)
                              for name in wanted)
-        survey = Survey(info=info, repositories=repositories, now_ms=now_ms)
-        return self._with_size(survey, info)
+        survey = Survey(info=info, repositories=repositories, now_ms=now_ms,
+                        slm=self._slm(info) if self.query.slm else None,
+                        health=self._health(info) if self.query.health else None)
+        survey = self._with_size(survey, info)
+        count, size, seconds = self.client.totals()
+        log.info("%d requests, %d bytes received, %.0f ms waiting for the cluster", count, size, seconds * 1000)
+        return survey
+
+    def _slm(self, info):
+        if not info.at_least(7, 4):
+            raise EsError(f"--slm needs Elasticsearch 7.4 or later, not {info.label}")
+        mode = None
+        if info.at_least(7, 6):
+            mode = slm.parse_slm_status(self.client.get("/_slm/status", what="read the SLM status"))
+        path = path_of("_slm", "policy", self.query.policy) if self.query.policy else "/_slm/policy"
+        try:
+            policies = slm.parse_policies(self.client.get(path, what="read the SLM policies"))
+        except EsError as exc:
+            if exc.status != 404:
+                raise
+            policies = ()  # the named policy does not exist: judged by the context
+        return slm.SlmFacts(mode=mode, policies=policies)
+
+    def _health(self, info):
+        if not info.at_least(8, 7):
+            raise EsError(f"--health needs Elasticsearch 8.7 or later, not {info.label}")
+        payload = self.client.get("/_health_report", {"verbose": "false"}, what="read the health report")
+        return slm.parse_health(payload, HEALTH_INDICATORS)
 
     def _cluster_info(self):
         info = cluster.parse_cluster_info(self.client.get("/", what="read the cluster version"))
@@ -87,8 +133,10 @@ class SnapshotReader:
         params = cluster.listing_params(info, index_details=self.query.sizes)
         try:
             if info.strategy == cluster.WINDOW and self.query.window_s:
+                if self.query.policy:  # pruned by the cluster, before any metadata is read
+                    params["slm_policy_filter"] = self.query.policy
                 return self._window_listing(names, params, now_ms)
-            if info.strategy == cluster.NEWEST_FIRST:
+            if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
                 return self._newest_first_listing(names, params) + (None,)
         except EsError as exc:
             if exc.status != 400 or "unrecognized parameter" not in str(exc):

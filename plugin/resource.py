@@ -43,8 +43,17 @@ class SnapshotResource(nagiosplugin.Resource):
             yield nagiosplugin.Metric("cluster", EsError("no snapshot repository registered",
                                                          nagiosplugin.Critical), context="cluster")
             return
+        # SLM first: a stopped SLM or a missing policy explains empty repositories.
+        if survey.slm is not None:
+            yield nagiosplugin.Metric("slm", survey.slm, context="slm")
+        for indicator in survey.health or ():
+            yield nagiosplugin.Metric("health", indicator, context="health")
         for repository in survey.repositories:
             yield nagiosplugin.Metric("repository", repository, context="repository")
+        running = survey.running
+        yield nagiosplugin.Metric("running", running.duration_s(survey.now_ms) if running else 0,
+                                  "s", min=0, context="running")
+        yield nagiosplugin.Metric("failed_streak", survey.streak[0], min=0, context="failed_streak")
         stalest = survey.stalest
         if stalest is not None:
             yield nagiosplugin.Metric("age", stalest.age_s(survey.now_ms), "s", min=0, context="age")

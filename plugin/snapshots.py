@@ -66,6 +66,18 @@ class Repository(namedtuple("Repository", "name snapshots missing window_s notes
     def newest_completed(self):
         return next((s for s in self.snapshots if not s.running), None)
 
+    @property
+    def failed_streak(self):
+        """Completed snapshots in a row, newest first, that were no SUCCESS."""
+        count = 0
+        for snap in self.snapshots:
+            if snap.running:
+                continue
+            if snap.state == SUCCESS:
+                break
+            count += 1
+        return count
+
 
 def newest_first(snapshots):
     """Order by start time, newest first; list order is never trusted."""

@@ -44,16 +44,30 @@ class SnapshotSummary(nagiosplugin.Summary):
         return text
 
     def problem(self, results):
+        """The worst result's sentence, and how many other things are wrong."""
         first = results.first_significant
-        others = {r.metric.value.name for r in results
-                  if r.state != Ok and r.metric and r.metric.name == "repository"
-                  and r is not first}
-        if first.metric and first.metric.name == "repository":
-            others.discard(first.metric.value.name)
+        subjects = {self._subject(r) for r in results if r.state != Ok}
+        subjects.discard(self._subject(first))
         text = first.hint or str(first)
-        if others:
-            text += f" (+{len(others)} more)"
+        if subjects:
+            text += f" (+{len(subjects)} more)"
         return text
+
+    def _subject(self, result):
+        """What a result is about: a repository's name, or the kind of check."""
+        metric, survey = result.metric, self.resource.survey
+        if metric is None or survey is None:
+            return "cluster"
+        if metric.name == "repository":
+            return "repository:" + metric.value.name
+        snap = {"age": survey.stalest, "running": survey.running}.get(metric.name)
+        if snap is not None:
+            return "repository:" + snap.repository
+        if metric.name == "failed_streak":
+            return "repository:" + survey.streak[1]
+        if metric.name == "health":
+            return "health:" + metric.value.name
+        return metric.name
 
     def verbose(self, results):
         lines = [f"{r.state.text.upper()}: {r.hint}" for r in results if r.state != Ok]
@@ -61,9 +75,28 @@ class SnapshotSummary(nagiosplugin.Summary):
         survey = self.resource.survey
         if survey is not None:
             lines.append(f"cluster: {survey.info.label}")
+            lines.extend(self._slm_lines(survey))
             for repo in survey.repositories:
                 lines.extend(self._repository_lines(repo, survey.now_ms))
         return self._fit(lines)
+
+    @staticmethod
+    def _slm_lines(survey):
+        lines = []
+        if survey.slm is not None:
+            lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
+            for p in survey.slm.policies:
+                line = f"  policy {clean(p.name)} (repo {clean(p.repository)}):"
+                if p.last_success_ms:
+                    line += f" last success {clean(p.last_success_name)} {iso(p.last_success_ms)},"
+                if p.last_failure_ms:
+                    line += f" last failure {iso(p.last_failure_ms)}"
+                    line += f" ({clean_reason(p.last_failure_details, 80)})," if p.last_failure_details else ","
+                line += f" next run {iso(p.next_ms)}" if p.next_ms else " no next run"
+                lines.append(line)
+        for indicator in survey.health or ():
+            lines.append(f"health {indicator.name}: {indicator.status} - {clean_reason(indicator.symptom, 100)}")
+        return lines
 
     @staticmethod
     def _repository_lines(repo, now_ms):

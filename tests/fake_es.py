@@ -105,6 +105,10 @@ class Cluster:
         # False: list snapshots in the order given, to prove the plugin never
         # trusts list order (real clusters sort by start time).
         self.sorted_listing = sorted_listing
+        self.slm_mode = "RUNNING"
+        self.policies = {}            # name -> dict(repository, next_ms, last_success, last_failure)
+        self.health = {"slm": ("green", "Snapshot Lifecycle Management is running"),
+                       "repository_integrity": ("green", "All repositories are healthy.")}
         self.overrides = []           # (regex, Override)
         self.log = []                 # one dict per request
         self.lock = threading.Lock()
@@ -198,6 +202,14 @@ class Cluster:
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         if not parts:
             return 200, self.root(), 0
+        if parts[0] == "_slm":
+            return self.slm(parts[1:])
+        if parts[0] == "_health_report":
+            if not self.es_at_least(8, 7):
+                return _no_handler(path)
+            return 200, {"status": "green", "cluster_name": "sim", "indicators": {
+                name: {"status": status, "symptom": symptom}
+                for name, (status, symptom) in self.health.items()}}, 0
         if parts[0] != "_snapshot":
             return 404, _error("index_not_found_exception", f"no such index [{parts[0]}]", 404), 0
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("_all", "*")):
@@ -215,6 +227,32 @@ class Cluster:
         if len(parts) != 3:
             return 400, _error("illegal_argument_exception", "bad path", 400), 0
         return self.listing(repos, parts[2], query)
+
+    def slm(self, parts):
+        if parts == ["status"] and self.es_at_least(7, 6):
+            return 200, {"operation_mode": self.slm_mode}, 0
+        if parts[:1] == ["policy"] and self.es_at_least(7, 4):
+            names = parts[1].split(",") if len(parts) > 1 else sorted(self.policies)
+            missing = [n for n in names if n not in self.policies]
+            if missing:
+                return 404, _error("resource_not_found_exception",
+                                   f"snapshot lifecycle policy or policies {missing} not found", 404), 0
+            return 200, {name: self.policy_body(name) for name in names}, 0
+        return _no_handler("/_slm/" + "/".join(parts))
+
+    def policy_body(self, name):
+        policy = self.policies[name]
+        body = {"version": 1, "modified_date_millis": 0,
+                "policy": {"name": f"<{name}-{{now/d}}>", "schedule": "0 30 1 * * ?",
+                           "repository": policy.get("repository", "backups")},
+                "next_execution_millis": policy["next_ms"], "stats": {"policy": name}}
+        for key in ("last_success", "last_failure"):
+            if policy.get(key):
+                when, snapshot, *details = policy[key]
+                body[key] = {"snapshot_name": snapshot, "time": when}
+                if details:
+                    body[key]["details"] = details[0]
+        return body
 
     def select_repositories(self, spec):
         names = spec.split(",")
@@ -238,6 +276,8 @@ class Cluster:
         candidates = [(repo, s) for repo in repos for s in self.repositories[repo]
                       if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted)]
         order = query.get("order", "asc")
+        if "slm_policy_filter" in query:  # from the repository index: no loads either
+            candidates = [(r, s) for r, s in candidates if s.policy == query["slm_policy_filter"]]
         if "from_sort_value" in query and query.get("sort", "start_time") == "start_time":
             # ES >= 7.16 prunes by the start times in the repository index: no loads.
             bound = int(query["from_sort_value"])
@@ -296,6 +336,10 @@ class Cluster:
                     override.times -= 1 if override.times > 0 else 0
                     return override
         return None
+
+
+def _no_handler(path):
+    return 400, {"error": f"no handler found for uri [{path}] and method [GET]"}, 0
 
 
 def _error(kind, reason, status):

@@ -14,6 +14,9 @@ class SimClient:
         self.cluster = cluster
         self.requests_made = []
 
+    def totals(self):
+        return len(self.requests_made), 0, 0.0
+
     def get(self, path, params=None, *, what="request"):
         params = {k: str(v) for k, v in (params or {}).items()}
         status, body, loads = self.cluster.handle(path, params)

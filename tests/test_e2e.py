@@ -48,7 +48,8 @@ def test_ok_fresh_with_perfdata(serve):
     assert (code, line) == (0, "ES_SNAPSHOT OK - new SUCCESS, 1h30m old (repo backups)")
     perf = out.splitlines()[0].split(" | ")[1].split()
     assert perf[0].startswith("age=540") and perf[0].endswith("s;93600;180000;0")
-    assert perf[1:] == ["duration=125s;;;0", "shards_failed=0;;;0", "size=7000000B;;;0"]
+    assert perf[1:] == ["duration=125s;;;0", "failed_streak=0;;;0", "running=0s;93600;180000;0",
+                        "shards_failed=0;;;0", "size=7000000B;;;0"]
 
 
 def test_warn_old(serve):

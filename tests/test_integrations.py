@@ -160,8 +160,9 @@ object Service "snapshots" {{
     assert fields["STATE"] == "WARNING" and fields["EXIT"] == "1"
     assert fields["OUTPUT"].strip() == "ES_SNAPSHOT WARNING - half PARTIAL 1h ago, 2/5 shards failed (repo backups)"
     perf = fields["PERFDATA"].split()
-    assert [p.split("=")[0] for p in perf] == ["age", "duration", "shards_failed", "size"]
-    assert re.fullmatch(r"age=\d+s;93600;180000;0", perf[0]) and perf[2] == "shards_failed=2;;;0"
+    assert [p.split("=")[0] for p in perf] == ["age", "duration", "failed_streak", "running",
+                                                "shards_failed", "size"]
+    assert re.fullmatch(r"age=\d+s;93600;180000;0", perf[0]) and perf[4] == "shards_failed=2;;;0"
 
 
 # -- Nagios 4 ------------------------------------------------------------------
@@ -256,7 +257,7 @@ def test_output_parses_alike_in_nagios_and_icinga(serve, verbosity):
     assert parse_nagios(out) == parse_icinga(out)
     short, perf = parse_nagios(out)
     assert short.startswith("ES_SNAPSHOT CRITICAL - f FAILED 1m ago: a / b")
-    assert perf.split()[0].startswith("age=") and len(perf.split()) == 4
+    assert perf.split()[0].startswith("age=") and len(perf.split()) == 6
     assert sum("|" in line for line in out.splitlines()) == 1
     assert len(out.encode()) < 8192
 

@@ -146,4 +146,4 @@ def test_perfdata_labels_are_stable_across_states():
     for state in ("SUCCESS", "PARTIAL", "FAILED"):
         check = run({"b": [snap("old", age_s=7200), snap("new", state, age_s=60)]})
         labels.add(tuple(sorted(p.split("=")[0] for p in check.perfdata)))
-    assert labels == {("age", "duration", "shards_failed", "size")}
+    assert labels == {("age", "duration", "failed_streak", "running", "shards_failed", "size")}

@@ -1,0 +1,72 @@
+"""``--format json``: one document for scripts and cron jobs, same exit code."""
+import json
+from datetime import datetime, timezone
+
+from nagiosplugin import Ok
+
+from . import __version__
+
+
+def _iso(ms):
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ms else None
+
+
+def _snapshot(snap, now_ms):
+    if snap is None:
+        return None
+    return {"name": snap.name, "repository": snap.repository, "state": snap.state,
+            "start": _iso(snap.start_ms), "age_s": snap.age_s(now_ms),
+            "duration_s": snap.duration_s(now_ms), "size_bytes": snap.size_bytes,
+            "shards_total": snap.shards_total, "shards_failed": snap.shards_failed,
+            "reason": snap.reason or None, "policy": snap.policy or None,
+            "shard_failures": [{"index": f.index, "shard": f.shard, "reason": f.reason}
+                               for f in snap.failures[:10]]}
+
+
+def _metrics(check, resource):
+    metrics = {}
+    for result in check.results:
+        metric = result.metric
+        performance = metric.contextobj.performance(metric, resource) if metric and metric.contextobj else None
+        if performance is not None:
+            metrics[performance.label] = {"value": performance.value, "uom": performance.uom or None,
+                                          "warning": str(performance.warn) or None,
+                                          "critical": str(performance.crit) or None}
+    return metrics
+
+
+def json_report(check, resource, notes=()):
+    survey = resource.survey
+    document = {
+        "plugin": "check_es_snapshot", "version": __version__,
+        "state": str(check.state).upper(), "exit_code": check.exitcode,
+        "summary": check.summary_str,
+        "reasons": [result.hint for result in check.results if result.state != Ok],
+        "notes": list(notes),
+        "metrics": _metrics(check, resource),
+        "cluster": None, "repositories": [], "slm": None, "health": None,
+    }
+    if survey is not None:
+        now = survey.now_ms
+        document["cluster"] = {"distribution": survey.info.distribution, "version": survey.info.number}
+        document["repositories"] = [{
+            "name": repo.name, "missing": repo.missing, "snapshots_read": len(repo.snapshots),
+            "failed_streak": repo.failed_streak, "newest": _snapshot(repo.newest, now),
+            "newest_success": _snapshot(repo.newest_success, now)} for repo in survey.repositories]
+        if survey.slm is not None:
+            document["slm"] = {"mode": survey.slm.mode, "policies": [
+                {"name": p.name, "repository": p.repository, "next_execution": _iso(p.next_ms),
+                 "last_success": _iso(p.last_success_ms), "last_failure": _iso(p.last_failure_ms),
+                 "last_failure_details": p.last_failure_details or None} for p in survey.slm.policies]}
+        if survey.health is not None:
+            document["health"] = {i.name: {"status": i.status, "symptom": i.symptom} for i in survey.health}
+    return json.dumps(document, indent=2, sort_keys=False)
+
+
+def json_failure(summary, exit_code=3):
+    """The document for a run that ended before the check could (timeout)."""
+    state = {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(exit_code, "UNKNOWN")
+    return json.dumps({"plugin": "check_es_snapshot", "version": __version__, "state": state,
+                       "exit_code": exit_code, "summary": summary, "reasons": [summary],
+                       "notes": [], "metrics": {}, "cluster": None, "repositories": [],
+                       "slm": None, "health": None}, indent=2)
