@@ -186,6 +186,9 @@ def _chain(exc):
 
 def describe_cause(exc, budget):
     """A few words on why a request failed, from the wrapped low-level error."""
+    if isinstance(exc, requests.exceptions.ProxyError):
+        inner = describe_cause(requests.exceptions.ConnectionError(*exc.args), budget)
+        return f"the proxy from the environment failed ({inner}; --no-proxy ignores it)"
     chain = _chain(exc)
     for item in chain:
         if isinstance(item, ssl.SSLCertVerificationError):

@@ -1,5 +1,7 @@
 """Every version family: the same snapshots give the same verdict, at a cost
 that does not grow with the repository where the cluster allows it."""
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from plugin.cli import build_check, parse_settings
@@ -34,14 +36,17 @@ SCENARIOS = ["healthy", "failed", "partial", "running", "stale", "failing_for_da
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_same_verdict_on_every_family(serve, name):
-    seen = {}
-    for family in FAMILIES:
-        server = serve(Cluster(family, {"backups": scenario(name, now_ms())}))
-        code, out, err = run_check("--url", server.url, "-r", "backups")
+    servers = {family: serve(Cluster(family, {"backups": scenario(name, now_ms())})) for family in FAMILIES}
+
+    def verdict(family):
+        code, out, err = run_check("--url", servers[family].url, "-r", "backups")
         assert err == ""
         perf_labels = sorted(p.split("=")[0] for p in out.splitlines()[0].split(" | ")[1].split()) \
             if " | " in out else []
-        seen[family] = (code, first_line(out), perf_labels)
+        return code, first_line(out), perf_labels
+
+    with ThreadPoolExecutor(max_workers=4) as pool:  # each run is a subprocess
+        seen = dict(zip(FAMILIES, pool.map(verdict, FAMILIES)))
     assert len(set(map(repr, seen.values()))) == 1, seen
 
 

@@ -232,3 +232,18 @@ def test_canary_never_printed(serve, path, how):
 def test_canary_not_printed_on_connection_refused():
     code, out, err = run_check("--url", f"http://monitor:{CANARY}@127.0.0.1:9", "-vvv")
     assert code == 2 and CANARY not in out + err
+
+
+# -- proxies ---------------------------------------------------------------------
+
+def test_environment_proxy_is_used_and_no_proxy_ignores_it(serve):
+    """A proxy meant for other traffic (here: nothing listens) must not break the check."""
+    server = serve(cluster())
+    proxy = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    code, out, _ = run_check("--url", server.url, env=proxy)
+    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
+                                          f"{server.url[7:]}: the proxy from the environment failed "
+                                          "(connection refused; --no-proxy ignores it)")
+    assert not server.cluster.log, "the request went through the proxy, not straight to the cluster"
+    code, out, _ = run_check("--url", server.url, "--no-proxy", env=proxy)
+    assert (code, first_line(out)) == (0, OK_LINE)
