@@ -61,3 +61,13 @@ def serve():
 
 def now_ms():
     return int(time.time() * 1000)
+
+
+def run_with_fault(serve, cluster, pattern, override, *args):
+    """Serve ``cluster`` answering ``override`` for paths matching ``pattern``,
+    run the check; returns (exit code, first line, host:port of the server)."""
+    cluster.overrides.append((pattern, override))
+    server = serve(cluster)
+    code, out, err = run_check("--url", server.url, *args)
+    assert err == ""
+    return code, first_line(out), server.url.split("//", 1)[1]

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from tests.conftest import first_line, now_ms, run_check
+from tests.conftest import first_line, now_ms, run_check, run_with_fault
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
 
 STATUS_LINE = re.compile(r"^ES_SNAPSHOT (OK|WARNING|CRITICAL|UNKNOWN) - ")
@@ -136,36 +136,30 @@ def test_ok_basic_auth_from_environment(serve):
 
 
 def test_crit_502_html(serve):
-    cluster = history()
-    cluster.overrides.append(("^/_snapshot", Override(502, b"<html><h1>502 Bad Gateway</h1></html>",
-                                                       "text/html")))
-    server = serve(cluster)
-    assert check(server)[:2] == (2, f"ES_SNAPSHOT CRITICAL - HTTP 502 from {server.url[7:]} for list repositories")
+    code, line, where = run_with_fault(serve, history(), "^/_snapshot", Override(
+        502, b"<html><h1>502 Bad Gateway</h1></html>", "text/html"))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 502 from {where} for list repositories")
 
 
 def test_unknown_truncated_json(serve):
-    cluster = history()
-    cluster.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots":[{"snapshot":"x","st')))
-    server = serve(cluster)
-    assert check(server)[:2] == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {server.url[7:]}: "
-                                    "HTTP 200 with a body that is not valid JSON (truncated?)")
+    code, line, where = run_with_fault(serve, history(), "^/_snapshot/backups",
+                                       Override(200, b'{"snapshots":[{"snapshot":"x","st'))
+    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {where}: "
+                               "HTTP 200 with a body that is not valid JSON (truncated?)")
 
 
 def test_unknown_html_login_page_with_200(serve):
-    cluster = history()
-    cluster.overrides.append(("^/$", Override(200, b"<!DOCTYPE html><html>Sign in</html>", "text/html")))
-    server = serve(cluster)
-    assert check(server)[:2] == (3, f"ES_SNAPSHOT UNKNOWN - read the cluster version at {server.url[7:]}: "
-                                    "HTTP 200 with HTML instead of JSON (a proxy or a wrong --url?)")
+    code, line, where = run_with_fault(serve, history(), "^/$",
+                                       Override(200, b"<!DOCTYPE html><html>Sign in</html>", "text/html"))
+    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - read the cluster version at {where}: "
+                               "HTTP 200 with HTML instead of JSON (a proxy or a wrong --url?)")
 
 
 def test_unknown_wrong_types(serve):
-    cluster = history()
-    cluster.overrides.append(("^/_snapshot/backups", Override(
-        200, b'{"snapshots":[{"snapshot":"x","state":"SUCCESS","start_time_in_millis":"yesterday"}]}')))
-    server = serve(cluster)
-    assert check(server)[:2] == (3, "ES_SNAPSHOT UNKNOWN - unexpected answer from the cluster: "
-                                    "snapshot 'x': field 'start_time_in_millis' is not a number")
+    code, line, _ = run_with_fault(serve, history(), "^/_snapshot/backups", Override(
+        200, b'{"snapshots":[{"snapshot":"x","state":"SUCCESS","start_time_in_millis":"yesterday"}]}'))
+    assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - unexpected answer from the cluster: "
+                               "snapshot 'x': field 'start_time_in_millis' is not a number")
 
 
 @pytest.mark.parametrize("args", [["-w", "2x"], ["-c", "10:20:30"], ["-w", "2h:1h"], ["--bogus"],
@@ -221,11 +215,8 @@ def test_crit_trickling_server_stops_within_timeout(serve):
 
 
 def test_crit_server_that_never_answers(serve):
-    cluster = history()
-    cluster.overrides.append(("^/$", Override(200, b"{}", delay_s=10)))
-    server = serve(cluster)
-    code, line, _ = check(server, "-t", "2")
-    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {server.url[7:]}: "
+    code, line, where = run_with_fault(serve, history(), "^/$", Override(200, b"{}", delay_s=10), "-t", "2")
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
                                "no complete answer within 1.6s (timed out)")
 
 

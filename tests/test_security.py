@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.conftest import first_line, now_ms, run_check
+from tests.conftest import first_line, now_ms, run_check, run_with_fault
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
 from tests.pki import make_pki, server_context
 
@@ -119,15 +119,12 @@ def test_ok_bearer_token(serve, tmp_path):
 
 
 def test_unknown_403(serve):
-    c = cluster()
-    c.overrides.append(("^/_snapshot$", Override(403, b'{"error":{"type":"security_exception","reason":'
-                                                       b'"action [cluster:admin/repository/get] is unauthorized '
-                                                       b'for user [monitor]"},"status":403}')))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url)
+    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot$", Override(
+        403, b'{"error":{"type":"security_exception","reason":"action [cluster:admin/repository/get] '
+             b'is unauthorized for user [monitor]"},"status":403}'))
     assert code == 3
-    assert first_line(out).startswith(f"ES_SNAPSHOT UNKNOWN - authorisation failed at {server.url[7:]} "
-                                      "(HTTP 403): the user lacks the monitor_snapshot privilege")
+    assert line.startswith(f"ES_SNAPSHOT UNKNOWN - authorisation failed at {where} "
+                           "(HTTP 403): the user lacks the monitor_snapshot privilege")
 
 
 @pytest.mark.parametrize("args", [["--user", "u", "--api-key-file", "/etc/hostname"],
@@ -150,49 +147,36 @@ def test_redirect_to_another_host_does_not_carry_credentials(serve):
 
 
 def test_crit_redirect_loop_is_bounded(serve):
-    c = cluster()
-    c.overrides.append(("^/$", Override(302, b"", headers={"Location": "/"})))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url)
-    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
-                                          f"{server.url[7:]}: more than 3 redirects")
+    code, line, where = run_with_fault(serve, cluster(), "^/$", Override(302, headers={"Location": "/"}))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
+                               "more than 3 redirects")
 
 
 def test_crit_connection_reset_mid_body(serve):
-    c = cluster()
-    c.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots": [', reset=True)))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url)
-    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {server.url[7:]}: "
-                                          "the connection broke off in the middle of the answer")
+    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot/backups",
+                                       Override(200, b'{"snapshots": [', reset=True))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {where}: "
+                               "the connection broke off in the middle of the answer")
 
 
 def test_unknown_oversized_body_is_refused(serve):
     """A gzip bomb: 100 MiB of spaces in 100 KB on the wire."""
-    c = cluster()
     bomb = gzip.compress(b" " * (100 * 2**20), compresslevel=9)
-    c.overrides.append(("^/_snapshot/backups", Override(200, bomb, headers={"Content-Encoding": "gzip"})))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url, "-t", "20")
-    assert (code, first_line(out)) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {server.url[7:]}: "
-                                          "answer larger than 96 MiB, refused")
+    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot/backups",
+                                       Override(200, bomb, headers={"Content-Encoding": "gzip"}), "-t", "20")
+    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {where}: answer larger than 96 MiB, refused")
 
 
 def test_crit_retry_after_too_long(serve):
-    c = cluster()
-    c.overrides.append(("^/$", Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"})))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url)
-    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {server.url[7:]} "
-                                          "for read the cluster version: busy")
+    code, line, where = run_with_fault(serve, cluster(), "^/$",
+                                       Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"}))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for read the cluster version: busy")
 
 
 def test_ok_retry_after_that_fits(serve):
-    c = cluster()
-    c.overrides.append(("^/$", Override(429, b"{}", headers={"Retry-After": "1"}, times=1)))
-    server = serve(c)
-    code, out, _ = run_check("--url", server.url)
-    assert (code, first_line(out)) == (0, OK_LINE)
+    code, line, _ = run_with_fault(serve, cluster(), "^/$",
+                                   Override(429, b"{}", headers={"Retry-After": "1"}, times=1))
+    assert (code, line) == (0, OK_LINE)
 
 
 # -- the canary: no secret in any output, on any path, at -vvv -----------------
