@@ -16,7 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from plugin.cli import DEFAULT_TIMEOUT, build_parser  # noqa: E402
+from plugin.options import DEFAULT_TIMEOUT, build_parser  # noqa: E402
 from plugin.credentials import API_KEY_ENV, BEARER_ENV, PASSWORD_ENV  # noqa: E402
 
 PREFIX = "es_snapshot_"

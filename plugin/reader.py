@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from . import cluster, slm
 from .errors import EsError
-from .snapshots import (ResponseShapeError, Repository, SUCCESS, newest_first,
+from .snapshots import (Repository, SUCCESS, newest_first,
                         parse_listing, parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
@@ -221,4 +221,3 @@ class SnapshotReader:
         return survey._replace(repositories=repos)
 
 
-__all__ = ["Query", "Survey", "SnapshotReader", "ResponseShapeError"]

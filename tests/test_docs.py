@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from plugin.cli import build_parser
+from plugin.options import build_parser
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

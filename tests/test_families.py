@@ -4,7 +4,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from plugin.cli import build_check, parse_settings
+from plugin.cli import build_check
+from plugin.options import parse_settings
 from tests.conftest import HOUR_MS, NOW_MS, first_line, now_ms, run_check
 from tests.fake_es import FAMILIES, Cluster, Snap, _COMMON
 from tests.simclient import SimClient

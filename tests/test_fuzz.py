@@ -13,7 +13,8 @@ import pytest
 import responses
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from plugin.cli import UsageError, build_check, parse_settings
+from plugin.cli import build_check
+from plugin.options import UsageError, parse_settings
 from plugin.client import EsClient
 from plugin.durations import DurationError, parse_age_range, parse_duration
 from tests.conftest import HOUR_MS, NOW_MS

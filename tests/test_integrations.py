@@ -7,11 +7,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from plugin.cli import build_parser
+from plugin.options import build_parser
 from tests.conftest import ROOT, now_ms, run_check
 from tests.fake_es import HOUR_MS, Cluster, Snap
 

@@ -1,8 +1,9 @@
 """State x age x thresholds, judged by the assembled check with a fixed clock."""
 import pytest
 
-from plugin.cli import build_check, parse_settings
-from tests.conftest import HOUR_MS, NOW_MS
+from plugin.cli import build_check
+from plugin.options import parse_settings
+from tests.conftest import NOW_MS
 from tests.fake_es import Cluster, Snap
 from tests.simclient import SimClient
 
