@@ -15,6 +15,7 @@ Used by the end-to-end tests, the benchmark and the README demo::
 """
 import argparse
 import base64
+import bisect
 import fnmatch
 import gzip
 import json
@@ -110,6 +111,7 @@ class Cluster:
         self.health = {"slm": ("green", "Snapshot Lifecycle Management is running"),
                        "repository_integrity": ("green", "All repositories are healthy.")}
         self.overrides = []           # (regex, Override)
+        self._index = {}              # repository -> cached start-time index
         self.log = []                 # one dict per request
         self.lock = threading.Lock()
 
@@ -271,21 +273,41 @@ class Cluster:
                 return [], pattern
         return list(dict.fromkeys(chosen)), None
 
+    def _sorted(self, repo):
+        """(start times, snapshots) of a repository by start time, cached: the
+        simulated repository index, which ES >= 7.16 prunes without loading."""
+        snaps = self.repositories[repo]
+        cached = self._index.get(repo)
+        if cached is None or cached[0] is not snaps or cached[1] != len(snaps):
+            ordered = sorted(snaps, key=lambda s: (s.start_ms, s.name))
+            cached = (snaps, len(snaps), [s.start_ms for s in ordered], ordered)
+            self._index[repo] = cached
+        return cached[2], cached[3]
+
     def listing(self, repos, spec, query):
         wanted = spec.split(",")
-        candidates = [(repo, s) for repo in repos for s in self.repositories[repo]
-                      if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted)]
         order = query.get("order", "asc")
+        bound = int(query["from_sort_value"]) if "from_sort_value" in query else None
+        if query.get("sort", "start_time") != "start_time":
+            bound = None
+        candidates = []
+        for repo in repos:
+            starts, ordered = self._sorted(repo)
+            if bound is not None:  # ES >= 7.16 prunes by the repository index: no loads
+                cut = bisect.bisect_left(starts, bound) if order == "asc" else bisect.bisect_right(starts, bound)
+                ordered = ordered[cut:] if order == "asc" else ordered[:cut]
+            if not self.sorted_listing and "sort" not in query:  # as given, for the list-order tests
+                kept = {id(s) for s in ordered}
+                ordered = [s for s in self.repositories[repo] if id(s) in kept]
+            candidates.extend((repo, s) for s in ordered
+                              if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted))
         if "slm_policy_filter" in query:  # from the repository index: no loads either
             candidates = [(r, s) for r, s in candidates if s.policy == query["slm_policy_filter"]]
-        if "from_sort_value" in query and query.get("sort", "start_time") == "start_time":
-            # ES >= 7.16 prunes by the start times in the repository index: no loads.
-            bound = int(query["from_sort_value"])
-            candidates = [(r, s) for r, s in candidates
-                          if (s.start_ms >= bound if order == "asc" else s.start_ms <= bound)]
         loads = sum(1 for _, s in candidates if not s.running)
-        if self.sorted_listing or "sort" in query:
-            candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name), reverse=(order == "desc"))
+        if len(repos) > 1 and (self.sorted_listing or "sort" in query):
+            candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name))
+        if order == "desc":
+            candidates.reverse()
         total = len(candidates)
         size = int(query.get("size", -1))
         if size == 0 and self.es_at_least(7, 15):
@@ -498,13 +520,21 @@ def scenario(name, now_ms):
 SCENARIOS = ("healthy", "failed", "partial", "running", "old", "aliyun", "none")
 
 
+def _check_command():
+    """The installed check_es_snapshot beside this Python, else the checkout's script."""
+    installed = os.path.join(os.path.dirname(sys.executable), "check_es_snapshot")
+    if os.path.exists(installed):
+        return [installed]
+    return [sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                         "check_es_snapshot.py")]
+
+
 def _demo(args):
-    entry = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "check_es_snapshot.py")
     code = 0
     for name in (args.scenario,) if args.scenario else ("healthy", "running", "failed", "old"):
         cluster = Cluster(args.family, scenario(name, int(time.time() * 1000)))
         with Server(cluster) as server:
-            command = [sys.executable, entry, "--url", server.url, *args.check_args]
+            command = [*_check_command(), "--url", server.url, *args.check_args]
             print(f"$ check_es_snapshot --url {server.url} {' '.join(args.check_args)}"
                   f"   # simulated {cluster.distribution} {cluster.number}, scenario {name!r}")
             result = subprocess.run(command, stdin=subprocess.DEVNULL)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -297,3 +298,14 @@ def test_unknown_when_a_dependency_is_missing(tmp_path):
                             capture_output=True, text=True, cwd=str(tmp_path), timeout=30)
     assert (result.returncode, result.stderr) == (3, "")
     assert result.stdout == "ES_SNAPSHOT UNKNOWN - missing Python module nagiosplugin\n"
+
+
+def test_installed_console_script():
+    """pip install . puts check_es_snapshot on PATH, beside the venv's python."""
+    script = Path(sys.executable).parent / "check_es_snapshot"
+    if not script.exists():
+        if os.environ.get("CI"):
+            pytest.fail("pip install '.[test]' did not install the check_es_snapshot command")
+        pytest.skip("the package is not installed in this environment")
+    result = subprocess.run([str(script), "--version"], capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stdout) == (3, "check_es_snapshot 0.1.0\n")

@@ -1,0 +1,62 @@
+"""main() itself: the run's own deadline, and unexpected errors, as one line."""
+import time
+
+import pytest
+
+from plugin import cli
+from plugin.deadline import Deadline, DeadlineExceeded
+
+
+class HangingClient:
+    """Blocks outside any HTTP request, as a stuck DNS lookup would."""
+
+    def get(self, path, params=None, *, what=""):
+        time.sleep(30)
+
+
+class BrokenClient:
+    def get(self, path, params=None, *, what=""):
+        raise ZeroDivisionError("a bug, not the cluster")
+
+
+def run_main(monkeypatch, capsys, client, *argv):
+    monkeypatch.setattr(cli, "make_client", lambda settings, deadline, redact: client)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(list(argv), environ={})
+    return exit_.value.code, capsys.readouterr()
+
+
+def test_unknown_when_the_run_itself_times_out(monkeypatch, capsys):
+    started = time.monotonic()
+    code, out = run_main(monkeypatch, capsys, HangingClient(), "-t", "1")
+    assert time.monotonic() - started < 1.5
+    assert (code, out.out, out.err) == (3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 1s (-t)\n", "")
+
+
+def test_unknown_internal_error_is_one_line(monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, BrokenClient())
+    assert (code, out.out, out.err) == (
+        3, "ES_SNAPSHOT UNKNOWN - internal error: ZeroDivisionError: a bug, not the cluster\n", "")
+
+
+def test_vvv_shows_the_traceback(monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, BrokenClient(), "-vvv")
+    lines = out.out.splitlines()
+    assert code == 3 and lines[0].startswith("ES_SNAPSHOT UNKNOWN - internal error: ZeroDivisionError")
+    assert "Traceback (most recent call last):" in lines and out.err == ""
+
+
+def test_deadline_fires_at_the_budget_and_again_after_the_margin():
+    deadline = Deadline(1.0)
+    deadline.arm()
+    try:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            time.sleep(5)
+        first = time.monotonic() - started
+        with pytest.raises(DeadlineExceeded):
+            time.sleep(5)
+        second = time.monotonic() - started
+    finally:
+        deadline.disarm()
+    assert 0.75 < first < 1.0 and 0.95 < second < 1.3  # budget 0.8 s, then the margin 0.2 s
