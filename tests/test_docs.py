@@ -1,5 +1,7 @@
 """README, --help and CI say the same thing."""
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,12 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_demo_command_uses_the_simulator():
     assert "python -m tests.fake_es --demo" in README
+
+
+def test_readme_demo_runs_and_exits_0():
+    result = subprocess.run([sys.executable, "-m", "tests.fake_es", "--demo"], cwd=str(ROOT),
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    status = [line for line in result.stdout.splitlines() if line.startswith("ES_SNAPSHOT ")]
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [line.split(" - ")[0] for line in status] == [
+        "ES_SNAPSHOT OK", "ES_SNAPSHOT OK", "ES_SNAPSHOT CRITICAL", "ES_SNAPSHOT CRITICAL"]
