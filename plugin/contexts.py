@@ -80,21 +80,6 @@ class RepositoryContext(nagiosplugin.Context):
         return Result(state, hint, metric)
 
 
-class AgeContext(nagiosplugin.ScalarContext):
-    """Age of the newest success (of the stalest repository) against -w/-c."""
-
-    def evaluate(self, metric, resource):
-        result = super().evaluate(metric, resource)
-        snap = resource.survey.stalest
-        age = format_duration(metric.value)
-        hint = f"{clean(snap.name)} SUCCESS, {age} old (repo {clean(snap.repository)})"
-        if result.state == Critical:
-            hint = f"newest success {clean(snap.name)} is {age} old, {describe_range(str(self.critical))} (repo {clean(snap.repository)})"
-        elif result.state == Warn:
-            hint = f"newest success {clean(snap.name)} is {age} old, {describe_range(str(self.warning))} (repo {clean(snap.repository)})"
-        return Result(result.state, hint, metric)
-
-
 class _ThresholdContext(nagiosplugin.ScalarContext):
     """A ScalarContext whose hint is a sentence; subclasses say which."""
 
@@ -102,6 +87,17 @@ class _ThresholdContext(nagiosplugin.ScalarContext):
         result = super().evaluate(metric, resource)
         limit = {Critical: self.critical, Warn: self.warning}.get(result.state)
         return Result(result.state, self.sentence(metric.value, resource.survey, limit), metric)
+
+
+class AgeContext(_ThresholdContext):
+    """Age of the newest success (of the stalest repository) against -w/-c."""
+
+    def sentence(self, seconds, survey, limit):
+        snap, age = survey.stalest, format_duration(seconds)
+        if limit is None:
+            return f"{clean(snap.name)} SUCCESS, {age} old (repo {clean(snap.repository)})"
+        return (f"newest success {clean(snap.name)} is {age} old, {describe_range(str(limit))} "
+                f"(repo {clean(snap.repository)})")
 
 
 class RunningContext(_ThresholdContext):

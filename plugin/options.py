@@ -240,7 +240,7 @@ def _count_range(option, text):
         return None
     text = text.strip()
     try:
-        if not text or not _COUNT_RANGE.fullmatch(text) or text.endswith(":") and text.startswith("@"):
+        if not _COUNT_RANGE.fullmatch(text) or not re.search(r"\d", text):
             raise ValueError
         nagiosplugin.Range(text)
     except ValueError:
