@@ -16,6 +16,7 @@ from .reader import Query
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
+from .wording import clean_reason
 
 # Nagios keeps 8192 bytes of plugin output; the log at -vv/-vvv gets this much
 # (the long output gets summary.LONG_OUTPUT_BUDGET).
@@ -119,6 +120,6 @@ def main(argv=None, environ=None):
             print(f"ES_SNAPSHOT UNKNOWN - internal error: {detail}"[:300])
             print(redact(traceback.format_exc()))
             sys.exit(3)
-        _say(f"UNKNOWN - internal error: {detail}"[:300].splitlines()[0], 3)
+        _say(f"UNKNOWN - internal error: {clean_reason(detail, 240)}", 3)
     finally:
         deadline.disarm()

@@ -20,6 +20,7 @@ import requests
 from . import __version__
 from .deadline import DeadlineExceeded
 from .errors import EsError
+from .wording import clean_reason
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
@@ -68,7 +69,8 @@ class EsClient:
             self.requests_made.append((shown, status, len(body), elapsed))
             log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", shown, status, len(body), elapsed * 1000)
             # Redact, then cut: a secret cut in half would escape the redactor.
-            log.debug("response body starts: %s", self.redact(body[:512].decode("utf-8", "replace"))[:160])
+            excerpt = self.redact(body[:512].decode("utf-8", "replace"))
+            log.debug("response body starts: %s", clean_reason(excerpt, 160))
             wait = self._retry_wait(status, headers) if attempt == 1 else None
             if wait is None:
                 break

@@ -36,10 +36,14 @@ class RankedResults(nagiosplugin.Results):
 
 
 class ClusterContext(nagiosplugin.Context):
-    """A failure to read the cluster carries its own state (see client.py)."""
+    """A failure to read the cluster carries its own state (see client.py).
+
+    Its text may quote the cluster (an error reason, a snapshot name): made
+    one clean line here, where every such failure becomes a result.
+    """
 
     def evaluate(self, metric, resource):
-        return Result(metric.value.state, str(metric.value), metric)
+        return Result(metric.value.state, clean_reason(str(metric.value), 240), metric)
 
 
 class RepositoryContext(nagiosplugin.Context):
@@ -59,7 +63,7 @@ class RepositoryContext(nagiosplugin.Context):
                 hint += " (Alibaba Cloud creates it with the first automatic backup)"
             return Result(Critical, hint, metric)
         if repo.notes:
-            return Result(Critical, f"{where} {repo.notes[0]}", metric)
+            return Result(Critical, f"{where} {clean_reason(repo.notes[0])}", metric)
         newest = repo.newest
         if newest is None:
             return Result(Critical, f"no snapshot{self.of_policy}{window_phrase(repo.window_s)} in {where}",

@@ -21,9 +21,9 @@ def clean(text, limit=MAX_NAME):
 
 
 def clean_reason(text, limit=120):
-    """Free text (a failure reason) on one line, without the separator."""
+    """Free text (a failure reason) as one printable ASCII line without ``|``."""
     text = " ".join(str(text).split()).replace("|", "/")
-    text = text.encode("ascii", "replace").decode()
+    text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -55,15 +55,15 @@ def healthy_cluster():
                                        Snap("s0", "FAILED", NOW_MS - 2 * HOUR_MS)]})
 
 
-def run_with_body(endpoint, body):
+def run_with_body(endpoint, body, status=200):
     cluster = healthy_cluster()
 
     def answer(request):
         path = request.path_url.split("?")[0]
         if re.search(ENDPOINTS[endpoint], path):
-            return 200, {}, body
-        status, payload, _ = cluster.handle(path, {})
-        return status, {}, json.dumps(payload).encode()
+            return status, {}, body
+        normal_status, payload, _ = cluster.handle(path, {})
+        return normal_status, {}, json.dumps(payload).encode()
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.GET, re.compile(re.escape(BASE) + ".*"), callback=answer)
@@ -85,6 +85,30 @@ def test_any_body_ends_in_one_clean_status(endpoint, body):
     summary = check.summary_str
     assert summary and "\n" not in summary and "|" not in summary and "Traceback" not in summary
     assert elapsed < 2
+
+
+# Text a status line must survive: separators, line breaks, NUL, non-ASCII.
+nasty_text = st.text(alphabet=st.sampled_from("ab |\n\r\t\x00\u00e9\u2028'\"$<>"), max_size=20) | st.text(max_size=40)
+error_bodies = st.one_of(
+    bodies,
+    st.builds(lambda kind, reason: json.dumps({"error": {"type": kind, "reason": reason}}).encode(),
+              st.text(max_size=20), nasty_text),
+    st.builds(lambda name: json.dumps({"snapshots": [{"snapshot": name, "start_time_in_millis": 1}]}).encode(),
+              nasty_text),
+    st.builds(lambda reason: json.dumps({"snapshots": [], "failures": {"backups": {"reason": reason}}}).encode(),
+              nasty_text),
+)
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=error_bodies, status=st.sampled_from([200, 400, 401, 403, 404, 429, 500, 502, 503]))
+def test_any_status_and_error_body_ends_in_one_clean_status(endpoint, body, status):
+    nagiosplugin.Runtime.instance = None
+    check, _ = run_with_body(endpoint, body, status)
+    assert check.exitcode in (0, 1, 2, 3)
+    summary = check.summary_str
+    assert summary and "|" not in summary and summary.isascii() and summary.isprintable()
 
 
 @settings(max_examples=500, deadline=None)
