@@ -20,9 +20,10 @@ class CredentialError(ValueError):
     """A credential source the operator has to fix (usage error)."""
 
 
-class Credentials(namedtuple("Credentials", "user password api_key bearer notes",
-                             defaults=("", "", "", "", ()))):
-    """Who the plugin is; ``notes`` are warnings for the long output."""
+class Credentials(namedtuple("Credentials", "user password api_key bearer notes given",
+                             defaults=("", "", "", "", (), ()))):
+    """Who the plugin is; ``notes`` are warnings for the long output,
+    ``given`` the secrets in the form the operator gave them (``id:key``)."""
     __slots__ = ()
 
     @property
@@ -39,9 +40,10 @@ class Credentials(namedtuple("Credentials", "user password api_key bearer notes"
 
     @property
     def secrets(self):
+        """Every form in which a secret could be echoed back at us."""
         header = self.authorization or ""
         return [s for s in (self.password, self.api_key, self.bearer,
-                            header.partition(" ")[2]) if s]
+                            header.partition(" ")[2], *self.given) if s]
 
 
 def read_secret_file(path, what):
@@ -89,10 +91,14 @@ def load_credentials(options, environ, url_user="", url_password=""):
         return value
 
     api_key = bearer = password = ""
+    given = []
     if options.api_key_file:
-        api_key = _api_key(from_file(options.api_key_file, "API key"))
+        given.append(from_file(options.api_key_file, "API key"))
     elif environ.get(API_KEY_ENV):
-        api_key = _api_key(environ[API_KEY_ENV].strip())
+        given.append(environ[API_KEY_ENV].strip())
+    if given:
+        api_key = _api_key(given[0])
+        given.append(given[0].partition(":")[2])  # the key without its id
     if options.bearer_token_file:
         bearer = from_file(options.bearer_token_file, "bearer token")
     elif environ.get(BEARER_ENV):
@@ -111,7 +117,7 @@ def load_credentials(options, environ, url_user="", url_password=""):
     if password and not user:
         raise CredentialError("a password was given but no --user")
     return Credentials(user=user, password=password, api_key=api_key,
-                       bearer=bearer, notes=tuple(notes))
+                       bearer=bearer, notes=tuple(notes), given=tuple(g for g in given if g))
 
 
 class Redactor:

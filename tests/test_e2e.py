@@ -220,6 +220,21 @@ def test_crit_server_that_never_answers(serve):
                                "no complete answer within 1.6s (timed out)")
 
 
+def test_hostname_and_port_replace_those_of_the_url(serve):
+    server = serve(history())
+    port = server.url.rsplit(":", 1)[1]
+    code, out, _ = run_check("--url", "http://elsewhere.invalid:1/", "-H", "127.0.0.1", "-P", port)
+    assert code == 0 and out.startswith("ES_SNAPSHOT OK - daily-0 SUCCESS, 3h old (repo backups)")
+
+
+def test_path_prefix_of_a_reverse_proxy(serve):
+    cluster = history()
+    server = serve(cluster)
+    code, out, _ = run_check("--url", server.url + "/es")
+    assert code == 3  # the simulator has no prefix: what matters is where the plugin asked
+    assert cluster.log[0]["path"] == "/es/"
+
+
 def test_ok_with_empty_environment_and_no_terminal(serve):
     server = serve(history())
     code, out, err = run_check("--url", server.url, env={"PATH": "/usr/bin:/bin", "LANG": ""})

@@ -194,8 +194,8 @@ PATHS = {
 
 
 @pytest.mark.parametrize("path", sorted(PATHS))
-@pytest.mark.parametrize("how", ["env", "url", "argv"])
-def test_canary_never_printed(serve, path, how):
+@pytest.mark.parametrize("how", ["env", "url", "argv", "api-key", "bearer-file"])
+def test_canary_never_printed(serve, path, how, tmp_path):
     c = cluster(auth={"user": "monitor", "password": CANARY})
     PATHS[path](c)
     server = serve(c)
@@ -205,12 +205,17 @@ def test_canary_never_printed(serve, path, how):
         env = {"ES_PASSWORD": CANARY}
     elif how == "url":
         args += ["--url", server.url.replace("http://", f"http://monitor:{CANARY}@")]
-    else:
+    elif how == "argv":
         args += ["--url", server.url, "--user", "monitor", "--password", CANARY]
+    elif how == "api-key":
+        args += ["--url", server.url]
+        env = {"ES_API_KEY": f"key-id:{CANARY}"}
+    else:
+        args += ["--url", server.url, "--bearer-token-file", secret_file(tmp_path, CANARY)]
     code, out, err = run_check(*args, env=env)
-    basic = base64.b64encode(f"monitor:{CANARY}".encode()).decode()
+    encoded = {base64.b64encode(f"{who}:{CANARY}".encode()).decode() for who in ("monitor", "key-id")}
     assert code in (0, 1, 2, 3)
-    assert CANARY not in out + err and basic not in out + err
+    assert CANARY not in out + err and not any(e in out + err for e in encoded)
 
 
 def test_canary_not_printed_on_connection_refused():
