@@ -71,14 +71,18 @@ class EsClient:
             # Redact, then cut: a secret cut in half would escape the redactor.
             excerpt = self.redact(body[:512].decode("utf-8", "replace"))
             log.debug("response body starts: %s", clean_reason(excerpt, 160))
-            wait = self._retry_wait(status, headers) if attempt == 1 else None
-            if wait is None:
+            wait = retry_after(status, headers)
+            if attempt == 2 or wait is None or wait >= self.deadline.remaining() - 1:
                 break
-            log.info("HTTP %s, retrying once after %ss (Retry-After)", status, wait)
+            log.info("HTTP %s, retrying once after %gs (Retry-After)", status, wait)
             time.sleep(wait)
         payload = self._decode(body, status, what)
         if status != 200:
-            raise self._status_error(status, payload, what)
+            error = self._status_error(status, payload, what)
+            if wait is not None and attempt == 1:
+                error = EsError(f"{error} (Retry-After {wait:g}s does not fit in -t)",
+                                error.state, error.status, error.error_type)
+            raise error
         return payload
 
     def _fetch(self, shown, what):
@@ -111,21 +115,6 @@ class EsClient:
                               f"{MAX_BODY_BYTES // 2**20} MiB, refused")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def _retry_wait(self, status, headers):
-        """Seconds to wait before the one retry a 429/503 allows, if it fits."""
-        if status not in (429, 503):
-            return None
-        value = headers.get("Retry-After", "").strip()
-        if value.isdigit():
-            wait = int(value)
-        else:
-            try:
-                wait = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-            except (TypeError, ValueError, OverflowError):
-                return None
-        wait = max(0.0, wait)
-        return wait if wait < self.deadline.remaining() - 1 else None
 
     def _decode(self, body, status, what):
         try:
@@ -166,6 +155,19 @@ class EsClient:
     def _transport_error(self, exc, what):
         cause = describe_cause(exc, self.deadline.network_budget)
         return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
+
+
+def retry_after(status, headers):
+    """Seconds a 429/503 asks us to wait (Retry-After), None if it does not say."""
+    if status not in (429, 503):
+        return None
+    value = headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def timed_out(budget):
