@@ -115,11 +115,11 @@ def main(argv=None, environ=None):
             sys.exit(3)
         _say(f"UNKNOWN - {message}", 3)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        detail = redact(f"{type(exc).__name__}: {exc}")
+        line = f"UNKNOWN - internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
         if settings.verbose >= 3:
-            print(f"ES_SNAPSHOT UNKNOWN - internal error: {detail}"[:300])
+            print(f"ES_SNAPSHOT {line}")
             print(redact(traceback.format_exc()))
             sys.exit(3)
-        _say(f"UNKNOWN - internal error: {clean_reason(detail, 240)}", 3)
+        _say(line, 3)
     finally:
         deadline.disarm()

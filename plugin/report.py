@@ -1,14 +1,22 @@
 """``--format json``: one document for scripts and cron jobs, same exit code."""
 import json
-from datetime import datetime, timezone
 
 from nagiosplugin import Ok
 
 from . import __version__
+from .summary import iso
 
 
 def _iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if ms else None
+    return iso(ms) if ms else None
+
+
+def _document(state, exit_code, summary, reasons, notes=(), metrics=None):
+    """The keys every document has, whether or not the cluster was read."""
+    return {"plugin": "check_es_snapshot", "version": __version__, "state": state,
+            "exit_code": exit_code, "summary": summary, "reasons": list(reasons),
+            "notes": list(notes), "metrics": metrics or {},
+            "cluster": None, "repositories": [], "slm": None, "health": None}
 
 
 def _snapshot(snap, now_ms):
@@ -37,15 +45,9 @@ def _metrics(check, resource):
 
 def json_report(check, resource, notes=()):
     survey = resource.survey
-    document = {
-        "plugin": "check_es_snapshot", "version": __version__,
-        "state": str(check.state).upper(), "exit_code": check.exitcode,
-        "summary": check.summary_str,
-        "reasons": [result.hint for result in check.results if result.state != Ok],
-        "notes": list(notes),
-        "metrics": _metrics(check, resource),
-        "cluster": None, "repositories": [], "slm": None, "health": None,
-    }
+    document = _document(str(check.state).upper(), check.exitcode, check.summary_str,
+                         [result.hint for result in check.results if result.state != Ok],
+                         notes, _metrics(check, resource))
     if survey is not None:
         now = survey.now_ms
         document["cluster"] = {"distribution": survey.info.distribution, "version": survey.info.number}
@@ -66,7 +68,4 @@ def json_report(check, resource, notes=()):
 def json_failure(summary, exit_code=3):
     """The document for a run that ended before the check could (timeout)."""
     state = {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(exit_code, "UNKNOWN")
-    return json.dumps({"plugin": "check_es_snapshot", "version": __version__, "state": state,
-                       "exit_code": exit_code, "summary": summary, "reasons": [summary],
-                       "notes": [], "metrics": {}, "cluster": None, "repositories": [],
-                       "slm": None, "health": None}, indent=2)
+    return json.dumps(_document(state, exit_code, summary, [summary]), indent=2)

@@ -1,4 +1,5 @@
 """main() itself: the run's own deadline, and unexpected errors, as one line."""
+import json
 import time
 
 import pytest
@@ -60,3 +61,22 @@ def test_deadline_fires_at_the_budget_and_again_after_the_margin():
     finally:
         deadline.disarm()
     assert 0.75 < first < 1.0 and 0.95 < second < 1.3  # budget 0.8 s, then the margin 0.2 s
+
+
+def test_json_when_the_run_itself_times_out(monkeypatch, capsys):
+    code, out = run_main(monkeypatch, capsys, HangingClient(), "-t", "1", "--format", "json")
+    document = json.loads(out.out)
+    assert (code, document["state"], document["exit_code"]) == (3, "UNKNOWN", 3)
+    assert document["summary"] == "plugin timed out after 1s (-t)"
+    assert sorted(document) == ["cluster", "exit_code", "health", "metrics", "notes", "plugin",
+                                "reasons", "repositories", "slm", "state", "summary", "version"]
+
+
+def test_vvv_internal_error_line_is_one_clean_line(monkeypatch, capsys):
+    class NastyClient:
+        def get(self, path, params=None, *, what=""):
+            raise RuntimeError("first line\nsecond | line")
+
+    code, out = run_main(monkeypatch, capsys, NastyClient(), "-vvv")
+    assert code == 3
+    assert out.out.splitlines()[0] == "ES_SNAPSHOT UNKNOWN - internal error: RuntimeError: first line second / line"
