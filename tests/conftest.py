@@ -30,10 +30,25 @@ def fresh_runtime():
 def run_check(*args, env=None, timeout=30):
     """Run the real entry script; returns (exit code, stdout, stderr)."""
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
+    result = subprocess.run([*_entry(), *args], capture_output=True, text=True,
                             env={**base_env, **(env or {})}, timeout=timeout,
                             stdin=subprocess.DEVNULL, cwd=str(ROOT))
     return result.returncode, result.stdout, result.stderr
+
+
+# Test-only: seconds to sleep before the script starts, to prove that no
+# assertion depends on wall-clock time passing between building a scenario
+# and the check reading it (CHECK_TEST_STARTUP_DELAY=2 python -m pytest).
+STARTUP_DELAY = float(os.environ.get("CHECK_TEST_STARTUP_DELAY") or 0)
+
+
+def _entry():
+    if not STARTUP_DELAY:
+        return [sys.executable, str(SCRIPT)]
+    delayed = ("import runpy, sys, time; time.sleep(float(sys.argv.pop(1))); "
+               "sys.argv[0] = sys.argv[1]; del sys.argv[1]; "
+               "runpy.run_path(sys.argv[0], run_name='__main__')")
+    return [sys.executable, "-c", delayed, str(STARTUP_DELAY), str(SCRIPT)]
 
 
 def first_line(stdout):

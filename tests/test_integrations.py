@@ -250,13 +250,13 @@ def parse_icinga(output):
 
 @pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"], ["-vvv"]])
 def test_output_parses_alike_in_nagios_and_icinga(serve, verbosity):
-    cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", now_ms() - HOUR_MS),
-                                    Snap("f", "FAILED", now_ms() - 60_000, reason="a | b", shards_failed=1)]})
+    cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", now_ms() - 2 * HOUR_MS),
+                                    Snap("f", "FAILED", now_ms() - HOUR_MS, reason="a | b", shards_failed=1)]})
     code, out, _ = run_check("--url", serve(cluster).url, *verbosity)
     assert code == 2
     assert parse_nagios(out) == parse_icinga(out)
     short, perf = parse_nagios(out)
-    assert short.startswith("ES_SNAPSHOT CRITICAL - f FAILED 1m ago: a / b")
+    assert short.startswith("ES_SNAPSHOT CRITICAL - f FAILED 1h ago: a / b")
     assert perf.split()[0].startswith("age=") and len(perf.split()) == 6
     assert sum("|" in line for line in out.splitlines()) == 1
     assert len(out.encode()) < 8192
