@@ -33,9 +33,11 @@ of each repository (by start time) and the age of the newest successful one.
 """
 
 EPILOG = f"""\
-AGE takes seconds (3600), durations (90m, 26h, 1d12h; units w d h m s) or a
-Nagios range of them (@1h:2h); see
+AGE takes seconds (3600), durations (90m, 26h, 1d12h, 2w, 1y; units y (365
+days) w d h m s) or a Nagios range of them (@1h:2h); see
 https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
+Output shows an age of a year or more in years and days (6y148d); perfdata
+stays in seconds.
 
 States:
   OK        newest snapshot SUCCESS (or IN_PROGRESS) and the newest
