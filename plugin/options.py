@@ -180,9 +180,11 @@ def build_parser():
                      help="also judge the slm and repository_integrity indicators of "
                           "the health report (ES >= 8.7)")
     misc = p.add_argument_group("output")
-    misc.add_argument("--format", choices=("nagios", "json"), default="nagios",
+    misc.add_argument("--format", choices=("nagios", "json", "openmetrics"), default="nagios",
                       help="nagios: status line and perfdata; json: one JSON "
-                           "document, same exit code (default: %(default)s)")
+                           "document; openmetrics: Prometheus text format for "
+                           "node_exporter's textfile collector; same exit code "
+                           "(default: %(default)s)")
     misc.add_argument("-v", "--verbose", action="count", default=0,
                       help="more detail, up to -vvv (see Verbosity)")
     misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
