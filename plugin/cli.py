@@ -11,6 +11,7 @@ from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext
                        RepositoryContext, RunningContext, SlmContext, StreakContext)
 from .credentials import Redactor
 from .deadline import Deadline, DeadlineExceeded
+from .openmetrics import openmetrics_failure, openmetrics_report
 from .options import PROG, HelpShown, UsageError, parse_settings
 from .reader import Query
 from .report import json_failure, json_report
@@ -76,6 +77,28 @@ class _LogFilter(logging.Filter):
         return True
 
 
+def _report(settings, check):
+    if settings.format == "openmetrics":
+        return openmetrics_report(check, check.resources[0])
+    return json_report(check, check.resources[0], settings.notes)
+
+
+def _failure(settings, message, code):
+    if settings.format == "openmetrics":
+        return openmetrics_failure(code, settings.repositories)
+    return json_failure(message, code)
+
+
+def _print_report(settings, text):
+    if settings.format == "openmetrics":
+        # The exposition format is UTF-8 whatever the locale: a repository
+        # name need not be ASCII, and a cron job's locale may not be UTF-8.
+        reconfigure = getattr(sys.stdout, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(encoding="utf-8")
+    print(text)
+
+
 def _say(line, code):
     print(f"ES_SNAPSHOT {line}")
     sys.stdout.flush()
@@ -102,20 +125,26 @@ def main(argv=None, environ=None):
     deadline.arm()
     try:
         check = build_check(settings, make_client(settings, deadline, redact))
-        if settings.format == "json":
+        if settings.format != "nagios":
             check()
             deadline.disarm()
-            print(json_report(check, check.resources[0], settings.notes))
+            _print_report(settings, _report(settings, check))
             sys.exit(check.exitcode)
         check.main(verbose=settings.verbose)
     except DeadlineExceeded:
         message = f"plugin timed out after {settings.timeout:g}s (-t)"
-        if settings.format == "json":
-            print(json_failure(message, 3))
+        if settings.format != "nagios":
+            _print_report(settings, _failure(settings, message, 3))
             sys.exit(3)
         _say(f"UNKNOWN - {message}", 3)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         line = f"UNKNOWN - internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
+        if settings.format == "openmetrics":
+            # The file a textfile collector reads stays an exposition (state
+            # UNKNOWN); the words go to stderr, which cron mails.
+            _print_report(settings, _failure(settings, line, 3))
+            print(f"ES_SNAPSHOT {line}", file=sys.stderr)
+            sys.exit(3)
         if settings.verbose >= 3:
             print(f"ES_SNAPSHOT {line}")
             print(redact(traceback.format_exc()))

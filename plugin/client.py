@@ -9,6 +9,7 @@ protocol errors are UNKNOWN.  Messages name host:port, never a credential.
 import email.utils
 import json
 import logging
+import math
 import socket
 import ssl
 import time
@@ -19,6 +20,7 @@ import requests
 
 from . import __version__
 from .deadline import DeadlineExceeded
+from .durations import format_duration
 from .errors import EsError
 from .wording import clean_reason
 
@@ -80,7 +82,8 @@ class EsClient:
         if status != 200:
             error = self._status_error(status, payload, what)
             if wait is not None and attempt == 1:
-                error = EsError(f"{error} (Retry-After {wait:g}s does not fit in -t)",
+                # An HTTP-date Retry-After may lie days ahead: read it like any age.
+                error = EsError(f"{error} (Retry-After {format_duration(math.ceil(wait))} does not fit in -t)",
                                 error.state, error.status, error.error_type)
             raise error
         return payload

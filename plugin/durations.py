@@ -1,21 +1,24 @@
 """Durations and age ranges from the command line, turned into seconds.
 
-Monitoring configurations say ``26h`` or ``1d12h``; nagiosplugin's Range only
-knows plain numbers.  Converting here, before any Context is built, keeps the
+Monitoring configurations say ``26h``, ``1d12h`` or ``1y``; nagiosplugin's
+Range only knows plain numbers.  Converting here, before any Context is built, keeps the
 judgement on standard Nagios ranges in seconds and gives one clear error for
 anything else.
 """
 import re
 
-UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# A year is 365 days: an age is counted, not dated, so leap days do not matter.
+UNIT_SECONDS = {"y": 365 * 86400, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
+# What the formatter prints: years and days, never weeks ("6y148d", "20d3h").
+SHOWN_UNITS = ("y", "d", "h", "m", "s")
 # Ten years: far beyond any sane backup age, small enough that a fuzzed
 # "99999999999d" cannot turn into a float with an exponent in perfdata.
 MAX_SECONDS = 10 * 365 * 86400
 
 _NUMBER = r"\d+(?:\.\d+)?"
 _PLAIN = re.compile(_NUMBER)
-_COMPOUND = re.compile(rf"(?:{_NUMBER}[wdhms])+")
-_PART = re.compile(rf"({_NUMBER})([wdhms])")
+_COMPOUND = re.compile(rf"(?:{_NUMBER}[ywdhms])+")
+_PART = re.compile(rf"({_NUMBER})([ywdhms])")
 
 
 class DurationError(ValueError):
@@ -23,7 +26,7 @@ class DurationError(ValueError):
 
 
 def parse_duration(text):
-    """Seconds in a duration: plain seconds or units w, d, h, m, s.
+    """Seconds in a duration: plain seconds or units y (365 days), w, d, h, m, s.
 
     >>> parse_duration("3600")
     3600
@@ -33,10 +36,14 @@ def parse_duration(text):
     129600
     >>> parse_duration("1.5h")
     5400
+    >>> parse_duration("2w")
+    1209600
+    >>> parse_duration("1y30d")
+    34128000
     >>> parse_duration("2x")
     Traceback (most recent call last):
     ...
-    plugin.durations.DurationError: '2x' is not a duration (use e.g. 3600, 90m, 26h, 1d12h)
+    plugin.durations.DurationError: '2x' is not a duration (use e.g. 3600, 90m, 26h, 1d12h, 2w, 1y)
     """
     text = text.strip().lower()
     if _PLAIN.fullmatch(text):
@@ -45,7 +52,7 @@ def parse_duration(text):
         seconds = sum(float(n) * UNIT_SECONDS[u] for n, u in _PART.findall(text))
     else:
         raise DurationError(
-            f"{text!r} is not a duration (use e.g. 3600, 90m, 26h, 1d12h)")
+            f"{text!r} is not a duration (use e.g. 3600, 90m, 26h, 1d12h, 2w, 1y)")
     if seconds > MAX_SECONDS:
         raise DurationError(f"{text!r} is longer than ten years")
     return int(seconds) if seconds == int(seconds) else round(seconds, 3)
@@ -95,6 +102,9 @@ def parse_age_range(text):
 def format_duration(seconds):
     """Two most significant units, the way a person reads an age.
 
+    A year or more reads in years and days: "2347d7h" makes nobody see six
+    years at a glance.
+
     >>> format_duration(11520)
     '3h12m'
     >>> format_duration(93600)
@@ -103,12 +113,16 @@ def format_duration(seconds):
     '45s'
     >>> format_duration(86400)
     '1d'
+    >>> format_duration(364 * 86400 + 23 * 3600)
+    '364d23h'
+    >>> format_duration(2338 * 86400 + 7 * 3600)
+    '6y148d'
     """
     remaining = max(0, int(round(seconds)))
     if remaining == 0:
         return "0s"
     parts = []
-    for unit in ("d", "h", "m", "s"):
+    for unit in SHOWN_UNITS:
         count, remaining = divmod(remaining, UNIT_SECONDS[unit])
         if count or parts:
             parts.append((count, unit))
@@ -124,6 +138,8 @@ def describe_range(spec):
     'more than 1d2h'
     >>> describe_range("@3600:7200")
     'within @1h:2h'
+    >>> describe_range("31536000")
+    'more than 1y'
     """
     invert = spec.startswith("@")
     body = spec[1:] if invert else spec

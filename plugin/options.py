@@ -33,9 +33,11 @@ of each repository (by start time) and the age of the newest successful one.
 """
 
 EPILOG = f"""\
-AGE takes seconds (3600), durations (90m, 26h, 1d12h; units w d h m s) or a
-Nagios range of them (@1h:2h); see
+AGE takes seconds (3600), durations (90m, 26h, 1d12h, 2w, 1y; units y (365
+days) w d h m s) or a Nagios range of them (@1h:2h); see
 https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
+Output shows an age of a year or more in years and days (6y148d); perfdata
+stays in seconds.
 
 States:
   OK        newest snapshot SUCCESS (or IN_PROGRESS) and the newest
@@ -178,9 +180,11 @@ def build_parser():
                      help="also judge the slm and repository_integrity indicators of "
                           "the health report (ES >= 8.7)")
     misc = p.add_argument_group("output")
-    misc.add_argument("--format", choices=("nagios", "json"), default="nagios",
+    misc.add_argument("--format", choices=("nagios", "json", "openmetrics"), default="nagios",
                       help="nagios: status line and perfdata; json: one JSON "
-                           "document, same exit code (default: %(default)s)")
+                           "document; openmetrics: Prometheus text format for "
+                           "node_exporter's textfile collector; same exit code "
+                           "(default: %(default)s)")
     misc.add_argument("-v", "--verbose", action="count", default=0,
                       help="more detail, up to -vvv (see Verbosity)")
     misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")

@@ -171,7 +171,7 @@ def test_crit_retry_after_too_long(serve):
     code, line, where = run_with_fault(serve, cluster(), "^/$",
                                        Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"}))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for read the cluster version: busy "
-                               "(Retry-After 60s does not fit in -t)")
+                               "(Retry-After 1m does not fit in -t)")
 
 
 def test_ok_retry_after_that_fits(serve):
