@@ -8,7 +8,8 @@ import warnings
 import nagiosplugin
 
 from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
-                       RepositoryContext, RunningContext, SlmContext, StreakContext)
+                       RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
+                       SlmContext, StreakContext)
 from .credentials import Redactor
 from .deadline import Deadline, DeadlineExceeded
 from .options import PROG, HelpShown, UsageError, parse_settings
@@ -27,7 +28,8 @@ def build_check(settings, client, now_ms=None):
     resource = SnapshotResource(
         client, Query(repositories=settings.repositories, window_s=settings.window_s,
                       sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
-                      health=settings.health),
+                      health=settings.health, successes=settings.successes,
+                      history=settings.verbose >= 1),
         now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,
@@ -37,6 +39,9 @@ def build_check(settings, client, now_ms=None):
         AgeContext("age", settings.warning, settings.critical),
         RunningContext("running", settings.running_warning, settings.running_critical),
         StreakContext("failed_streak", settings.streak_warning, settings.streak_critical),
+        SkewContext("skew"),
+        ShownThresholdContext("repository_age", settings.warning, settings.critical),
+        ShownThresholdContext("repository_running", settings.running_warning, settings.running_critical),
         SlmContext("slm", settings.policy),
         HealthContext("health"),
         MeasureContext("measure"),

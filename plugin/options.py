@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import nagiosplugin
 
 from . import __version__
-from .contexts import ALIASES, LEVELS
+from .contexts import ALIASES, DEFAULT_STATE_MAP, LEVELS
 from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
                           load_credentials, split_url_userinfo)
 from .durations import DurationError, parse_age_range, parse_duration
@@ -115,6 +115,14 @@ class Settings(namedtuple("Settings", [
             ends.append(limit.end)
         return int(max(ends)) + WINDOW_SLACK_S
 
+    @property
+    def successes(self):
+        """States that count as a success for the age and the failure
+        streak: SUCCESS and every state --state-map maps to ok."""
+        levels = {**DEFAULT_STATE_MAP, **(self.state_map or {})}
+        return frozenset(state for state, level in levels.items()
+                         if level == nagiosplugin.Ok and state != "IN_PROGRESS")
+
 
 def build_parser():
     p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, add_help=False,
@@ -205,15 +213,51 @@ def _base_url(options):
     return urlunsplit(parts._replace(netloc=netloc)), user, password
 
 
+# Running snapshots are judged by --running-*, not by a level.
+MAPPABLE_STATES = tuple(s for s in DEFAULT_STATE_MAP if s != "IN_PROGRESS")
+
+
 def _state_map(entries):
+    """STATE=LEVEL pairs; a typo (PARITAL=ok) is named, never silently ignored."""
     mapping = {}
     for entry in entries or ():
         state, _, level = entry.partition("=")
+        state = state.strip().upper()
         level = ALIASES.get(level.strip().lower(), level.strip().lower())
-        if not state.strip() or level not in LEVELS:
+        if not state or level not in LEVELS:
             raise UsageError(f"--state-map {entry!r}: use STATE=ok|warning|critical|unknown")
-        mapping[state.strip().upper()] = LEVELS[level]
+        if state == "IN_PROGRESS":
+            raise UsageError("--state-map IN_PROGRESS: running snapshots are judged by "
+                             "--running-warning/--running-critical")
+        if state not in MAPPABLE_STATES:
+            raise UsageError(f"--state-map {entry!r}: unknown state {state!r} "
+                             f"(one of {', '.join(MAPPABLE_STATES)})")
+        mapping[state] = LEVELS[level]
     return mapping
+
+
+def _upper_bound(spec):
+    """The spec itself if it is a plain "alert above N" range, else None."""
+    limit = nagiosplugin.Range(spec)
+    if limit.invert or limit.start != 0 or limit.end == float("inf"):
+        return None
+    return spec
+
+
+def _plain_order(low_option, low_text, high_option, high_text):
+    """-w 2d -c 1d: WARNING could never fire.  Only plain durations are
+    compared; explicit Nagios ranges (with ':' or '@') stay free."""
+    if any(c in text for text in (low_text, high_text) for c in ":@~"):
+        return
+    if float(parse_age_range(low_text)) >= float(parse_age_range(high_text)):
+        raise UsageError(f"{low_option} {low_text} is not below {high_option} {high_text}: "
+                         "WARNING could never fire (for that, give a Nagios range such as 1d:)")
+
+
+def _repositories(values):
+    """-r alpha,beta works like -r alpha -r beta (Elasticsearch takes comma lists)."""
+    names = (part.strip() for value in values or () for part in value.split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _tls(options):
@@ -253,9 +297,17 @@ def parse_settings(argv, environ):
     try:
         warning = parse_age_range(options.warning)
         critical = parse_age_range(options.critical)
-        running_warning = parse_age_range(options.running_warning) if options.running_warning else warning
-        running_critical = parse_age_range(options.running_critical) if options.running_critical else critical
+        # Defaults: the -w/-c limits when they are plain "older than" ones;
+        # a lower-bounded or inverted age range says nothing about run time.
+        running_warning = (parse_age_range(options.running_warning) if options.running_warning
+                           else _upper_bound(warning))
+        running_critical = (parse_age_range(options.running_critical) if options.running_critical
+                            else _upper_bound(critical))
         timeout = parse_duration(options.timeout)
+        _plain_order("-w", options.warning, "-c", options.critical)
+        if options.running_warning and options.running_critical:
+            _plain_order("--running-warning", options.running_warning,
+                         "--running-critical", options.running_critical)
     except DurationError as exc:
         raise UsageError(str(exc)) from None
     if not 1 <= timeout <= 3600:
@@ -274,7 +326,7 @@ def parse_settings(argv, environ):
                      f"${PASSWORD_ENV} or --password-file")
     return Settings(
         base_url=base_url,
-        repositories=tuple(dict.fromkeys(r.strip() for r in options.repository or () if r.strip())),
+        repositories=_repositories(options.repository),
         warning=warning, critical=critical, timeout=timeout,
         authorization=creds.authorization, verify=verify, cert=cert,
         use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map) or None,
