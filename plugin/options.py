@@ -37,31 +37,38 @@ AGE takes seconds (3600), durations (90m, 26h, 1d12h; units w d h m s) or a
 Nagios range of them (@1h:2h); see
 https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
 
-States:
-  OK        newest snapshot SUCCESS (or IN_PROGRESS) and the newest
-            successful one younger than the thresholds
-  WARNING   newest snapshot PARTIAL, or the age outside -w
-  CRITICAL  newest snapshot FAILED or INCOMPATIBLE; age outside -c; no
-            repository registered; a named repository missing; a
-            repository without a successful snapshot; cluster unreachable
-            (refused, DNS, TLS, timed out) or HTTP 5xx
-  UNKNOWN   unrecognised snapshot state; HTTP 401/403; an answer that is
-            not what Elasticsearch sends; bad usage; -t reached
-  A snapshot running longer than --running-warning/--running-critical
-  (default: -w/-c), a failure streak beyond --failed-streak-*, and with
-  --slm a stopped SLM or a policy that missed its schedule or failed
-  (WARNING), with --health a yellow/red health indicator count as well.
-  With several repositories the worst counts (CRITICAL > WARNING >
-  UNKNOWN > OK). --state-map changes a state's level, e.g. PARTIAL=ok.
+States (the newest *completed* snapshot of each repository is judged):
+  OK        it is SUCCESS, and the newest success is younger than -w
+  WARNING   it is PARTIAL; the age outside -w; a snapshot starting over
+            an hour in the future (clock skew: it is set aside)
+  CRITICAL  it is FAILED or INCOMPATIBLE (also while a retry runs); age
+            outside -c; no repository registered; a named repository
+            missing; no successful snapshot; cluster unreachable (refused,
+            DNS, TLS), HTTP 5xx, or no complete answer within -t
+  UNKNOWN   a state this plugin does not know (always named); HTTP
+            401/403; an answer that is not what Elasticsearch sends; bad
+            usage; the plugin's own overall timeout
+  Every running snapshot is judged by --running-warning/--running-critical
+  (default: -w/-c when they are plain ages, else none); nothing running is
+  never a problem. A failure streak beyond --failed-streak-*, with --slm a
+  stopped SLM or a policy disabled, late by over 1h or failed (WARNING),
+  with --health a yellow/red indicator count as well; a cluster without
+  SLM or health report is noted in -v and JSON, not judged. With several
+  repositories the worst counts (CRITICAL > WARNING > UNKNOWN > OK).
+  --state-map changes a level, e.g. PARTIAL=ok (then also a success for
+  the age and the streak). A status line with a reason runs to ~120 chars.
 
 Perfdata (absent when the cluster could not be read):
-  age            s  age of the newest successful snapshot (of the stalest
-                    repository), with the -w/-c thresholds
+  age            s  age of the newest success of the stalest repository,
+                    with the -w/-c thresholds
   duration       s  run time of the newest completed snapshot
   size           B  total size of the newest completed snapshot
   shards_failed     failed shards of the newest completed snapshot
-  running        s  how long the newest snapshot has been running (0: none)
-  failed_streak     completed snapshots in a row that were no SUCCESS
+  running        s  how long the longest-running snapshot runs (0: none)
+  failed_streak     completed snapshots in a row that were no success
+  With two or more repositories also <repo>_age, <repo>_duration,
+  <repo>_size, <repo>_running, <repo>_failed_streak per repository read
+  (characters outside A-Za-z0-9_.- become _).
 
 Secrets: the password from ${PASSWORD_ENV} or --password-file, an API key
 from ${API_KEY_ENV} or --api-key-file, a bearer token from ${BEARER_ENV} or
@@ -155,22 +162,25 @@ def build_parser():
                       help="do not verify the server certificate")
     sel = p.add_argument_group("what to check")
     sel.add_argument("-r", "--repository", action="append", metavar="NAME",
-                     help="repository to check, repeatable (default: all registered)")
+                     help="repository to check, repeatable or comma-separated "
+                          "(default: all registered)")
     sel.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="AGE",
                      help="age of the newest successful snapshot that warns "
                           "(default: %(default)s)")
     sel.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="AGE",
                      help="age that is critical (default: %(default)s)")
     sel.add_argument("--state-map", action="append", metavar="STATE=LEVEL",
-                     help="level of a snapshot state: ok, warning, critical or "
-                          "unknown, repeatable (e.g. PARTIAL=ok)")
+                     help="level of a snapshot state (SUCCESS, PARTIAL, FAILED, "
+                          "INCOMPATIBLE): ok, warning, critical or unknown, "
+                          "repeatable (e.g. PARTIAL=ok)")
     sel.add_argument("--no-size", action="store_true",
                      help="skip collecting snapshot sizes (no _status request)")
     sel.add_argument("--running-warning", metavar="AGE",
-                     help="run time of the newest IN_PROGRESS snapshot that warns "
-                          "(default: as -w)")
+                     help="run time of any IN_PROGRESS snapshot that warns "
+                          "(default: -w if a plain age, else none)")
     sel.add_argument("--running-critical", metavar="AGE",
-                     help="run time that is critical (default: as -c)")
+                     help="run time that is critical (default: -c if a plain "
+                          "age, else none)")
     sel.add_argument("--failed-streak-warning", metavar="RANGE",
                      help="failed snapshots in a row that warn, e.g. 2 (default: none)")
     sel.add_argument("--failed-streak-critical", metavar="RANGE",
@@ -180,7 +190,8 @@ def build_parser():
                      help="only snapshots taken by this SLM (Elasticsearch) or snapshot "
                           "management (OpenSearch) policy")
     pol.add_argument("--slm", action="store_true",
-                     help="also read SLM status and policies (ES >= 7.4): stopped, "
+                     help="also read SLM status and policies (ES >= 7.4; snapshot "
+                          "management on OpenSearch >= 2.1): stopped, disabled, "
                           "missed schedule or failed last run warn")
     pol.add_argument("--health", action="store_true",
                      help="also judge the slm and repository_integrity indicators of "

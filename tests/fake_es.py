@@ -580,7 +580,7 @@ def _demo(args):
     plugin (exit code 0-3, one status line), whatever state it reported."""
     behaved = True
     for name in (args.scenario,) if args.scenario else ("healthy", "running", "failed", "old"):
-        cluster = Cluster(args.family, scenario(name, int(time.time() * 1000)))
+        cluster = Cluster(_family(args, name), scenario(name, int(time.time() * 1000)))
         with Server(cluster) as server:
             command = [*_check_command(), "--url", server.url, *args.check_args]
             print(f"$ check_es_snapshot --url {server.url} {' '.join(args.check_args)}"
@@ -592,9 +592,16 @@ def _demo(args):
     return 0 if behaved else 1
 
 
+def _family(args, name):
+    """Alibaba Cloud's offer is Elasticsearch 7.10 (as the README's example
+    says), unless --family names another."""
+    return args.family or ("es7.10" if name == "aliyun" else "es8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.fake_es", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--family", choices=sorted(FAMILIES), default="es8")
+    parser.add_argument("--family", choices=sorted(FAMILIES),
+                        help="version family (default: es7.10 for --scenario aliyun, else es8)")
     parser.add_argument("--scenario", choices=SCENARIOS)
     parser.add_argument("--port", type=int, default=9200)
     parser.add_argument("--demo", action="store_true",
@@ -603,7 +610,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.demo:
         return _demo(args)
-    cluster = Cluster(args.family, scenario(args.scenario or "healthy", int(time.time() * 1000)))
+    cluster = Cluster(_family(args, args.scenario or "healthy"),
+                      scenario(args.scenario or "healthy", int(time.time() * 1000)))
     with Server(cluster, port=args.port) as server:
         print(f"simulated {cluster.distribution} {cluster.number} at {server.url} (Ctrl-C stops)")
         try:
