@@ -264,16 +264,22 @@ class SnapshotReader:
                 found.setdefault(name, []).extend(snaps)
 
     def _newest_first_listing(self, names, params, now_ms):
-        """ES 7.14-7.15: the newest snapshot only, all only when it is no success."""
-        found, failed = self._per_repository(names, {**params, **cluster.NEWEST_ONLY})
+        """ES 7.14-7.15: the newest snapshot only, all only when it is no success.
+
+        At -v the newest HISTORY instead: the cluster loads every snapshot
+        for size=1 as well (its only option), so this costs no more."""
+        first = {**params, **cluster.NEWEST_ONLY}
+        if self.query.history:
+            first["size"] = str(HISTORY)
+        found, failed = self._per_repository(names, first)
         unsettled = [n for n in names if n not in failed
                      and not self._settled(found.get(n, ()), now_ms) and found.get(n)]
         if unsettled:
             more, bad = self._per_repository(unsettled, params)
             found.update(more)
             failed.update(bad)
+        complete = {n: n in unsettled or len(found.get(n, ())) < int(first["size"]) for n in names}
         self._current([n for n in names if n not in failed], found)
-        complete = {n: n in unsettled or not found.get(n) for n in names}
         return found, failed, {}, complete
 
     def _window_listing(self, names, params, now_ms):

@@ -376,3 +376,11 @@ def test_crit_failed_streak_says_when_it_could_not_count_further_back():
     check = run(None, "--failed-streak-warning", "2", cluster=cluster)
     assert "at least 3 snapshots in a row not successful (older ones not read) (limit 2) (repo b)" in [
         r.hint for r in check.results]
+
+
+def test_verbose_on_es_7_15_reads_ten_in_the_same_request():
+    cluster = Cluster("es7.15", {"b": [snap(f"d{i:02d}", age_ms=i * DAY + HOUR_MS) for i in range(30)]})
+    check = run(None, "-v", cluster=cluster)
+    repo = check.resources[0].survey.repositories[0]
+    assert [s.name for s in repo.snapshots] == [f"d{i:02d}" for i in range(10)]
+    assert len(cluster.log) == 4 and cluster.log[2]["params"]["size"] == "10"
