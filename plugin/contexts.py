@@ -56,10 +56,11 @@ class RepositoryContext(nagiosplugin.Context):
     long snapshots run is judged by RunningContext.
     """
 
-    def __init__(self, name, state_map=None, policy=""):
+    def __init__(self, name, state_map=None, policy="", no_snapshots=Critical):
         super().__init__(name)
         self.state_map = {**DEFAULT_STATE_MAP, **(state_map or {})}
         self.of_policy = f" of policy {clean(policy)!r}" if policy else ""
+        self.no_snapshots = no_snapshots  # --no-snapshots-state
 
     def evaluate(self, metric, resource):
         repo, survey = metric.value, resource.survey
@@ -82,8 +83,8 @@ class RepositoryContext(nagiosplugin.Context):
             if repo.running:
                 return Result(Critical, f"{snapshot_phrase(repo.running[-1], now_ms)}, no completed "
                                         f"snapshot{window_phrase(repo.window_s)} {tag}", metric)
-            return Result(Critical, f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}",
-                          metric)
+            return Result(self.no_snapshots,
+                          f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric)
         state = self.state_map.get(judged.state)
         hint = f"{snapshot_phrase(judged, now_ms)} {tag}"
         if state is None:
@@ -162,6 +163,24 @@ class StreakContext(_ThresholdContext):
         repo = next((r for r in survey.repositories if r.name == repository), None)
         if repo is not None and repo.streak_is_lower_bound:
             text = f"at least {text} (older ones not read)"
+        if limit is not None:
+            text += f" (limit {limit})"
+        return f"{text} (repo {clean(repository)})"
+
+
+class RecentContext(_ThresholdContext):
+    """--failed-in-last N: how many of a repository's last N completed
+    snapshots were no success (the repository where most were)."""
+
+    def __init__(self, name, warning=None, critical=None, count=0):
+        super().__init__(name, warning, critical)
+        self.count = count
+
+    def sentence(self, failed, survey, limit):
+        _, repository = survey.failed_recent(self.count)
+        repo = next((r for r in survey.repositories if r.name == repository), None)
+        read = sum(1 for s in repo.snapshots if not s.running) if repo is not None else self.count
+        text = f"{failed} of the last {min(self.count, read)} snapshots not successful"
         if limit is not None:
             text += f" (limit {limit})"
         return f"{text} (repo {clean(repository)})"

@@ -38,19 +38,22 @@ Nagios range of them (@1h:2h); see
 https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
 
 States (the newest *completed* snapshot of each repository is judged):
-  OK        it is SUCCESS, and the newest success is younger than -w
+  OK        it is SUCCESS, and the newest success is younger than -w;
+            a repository without any snapshot if --no-snapshots-state ok
   WARNING   it is PARTIAL; the age outside -w; a snapshot starting over
             an hour in the future (clock skew: it is set aside)
   CRITICAL  it is FAILED or INCOMPATIBLE (also while a retry runs); age
             outside -c; no repository registered; a named repository
-            missing; no successful snapshot; cluster unreachable (refused,
+            missing; no successful snapshot (an empty repository: see
+            --no-snapshots-state); cluster unreachable (refused,
             DNS, TLS), HTTP 5xx, or no complete answer within -t
   UNKNOWN   a state this plugin does not know (always named); HTTP
             401/403; an answer that is not what Elasticsearch sends; bad
             usage; the plugin's own overall timeout
   Every running snapshot is judged by --running-warning/--running-critical
   (default: -w/-c when they are plain ages, else none); nothing running is
-  never a problem. A failure streak beyond --failed-streak-*, with --slm a
+  never a problem. A failure streak beyond --failed-streak-*, failures
+  among the last N beyond --failed-recent-*, with --slm a
   stopped SLM or a policy disabled, late by over 1h or failed (WARNING),
   with --health a yellow/red indicator count as well; a cluster without
   SLM or health report is noted in -v and JSON, not judged. With several
@@ -66,6 +69,8 @@ Perfdata (absent when the cluster could not be read):
   shards_failed     failed shards of the newest completed snapshot
   running        s  how long the longest-running snapshot runs (0: none)
   failed_streak     completed snapshots in a row that were no success
+  failed_recent     with --failed-in-last N: how many of the last N
+                    completed snapshots were no success (worst repository)
   With two or more repositories also <repo>_age, <repo>_duration,
   <repo>_size, <repo>_running, <repo>_failed_streak per repository read
   (characters outside A-Za-z0-9_.- become _).
@@ -102,9 +107,11 @@ class Settings(namedtuple("Settings", [
         "base_url", "repositories", "warning", "critical", "timeout", "authorization",
         "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets",
         "running_warning", "running_critical", "streak_warning", "streak_critical",
-        "policy", "slm", "health", "format"],
+        "policy", "slm", "health", "format",
+        "no_snapshots_state", "failed_in_last", "recent_warning", "recent_critical"],
         defaults=(None, True, None, True, None, True, 0, (), (),
-                  None, None, None, None, "", False, False, "nagios"))):
+                  None, None, None, None, "", False, False, "nagios",
+                  nagiosplugin.Critical, 0, None, None))):
     """Everything the command line decided; immutable (see snapshots.py on namedtuple)."""
     __slots__ = ()
 
@@ -185,6 +192,17 @@ def build_parser():
                      help="failed snapshots in a row that warn, e.g. 2 (default: none)")
     sel.add_argument("--failed-streak-critical", metavar="RANGE",
                      help="failed snapshots in a row that are critical (default: none)")
+    sel.add_argument("--failed-in-last", type=int, metavar="N",
+                     help="also count the snapshots among the last N completed ones of "
+                          "each repository that were no success (perfdata failed_recent)")
+    sel.add_argument("--failed-recent-warning", metavar="RANGE",
+                     help="that count that warns, e.g. 2 (default: none)")
+    sel.add_argument("--failed-recent-critical", metavar="RANGE",
+                     help="that count that is critical (default: none)")
+    sel.add_argument("--no-snapshots-state", type=str.lower, default="critical",
+                     choices=("ok", "warning", "critical", "unknown"),
+                     help="state of a repository that holds no snapshot at all "
+                          "(default: %(default)s)")
     pol = p.add_argument_group("snapshot lifecycle management")
     pol.add_argument("--slm-policy", metavar="NAME",
                      help="only snapshots taken by this SLM (Elasticsearch) or snapshot "
@@ -303,6 +321,17 @@ def _count_range(option, text):
     return text
 
 
+def _failed_in_last(options):
+    count = options.failed_in_last
+    if count is None:
+        if options.failed_recent_warning or options.failed_recent_critical:
+            raise UsageError("--failed-recent-warning/--failed-recent-critical need --failed-in-last N")
+        return 0
+    if not 1 <= count <= 100:
+        raise UsageError(f"--failed-in-last {count}: give 1 to 100 snapshots")
+    return count
+
+
 def parse_settings(argv, environ):
     options = build_parser().parse_args(argv)
     try:
@@ -348,4 +377,8 @@ def parse_settings(argv, environ):
         streak_critical=_count_range("--failed-streak-critical", options.failed_streak_critical),
         policy=(options.slm_policy or "").strip(), slm=options.slm, health=options.health,
         format=options.format,
+        no_snapshots_state=LEVELS[options.no_snapshots_state],
+        failed_in_last=_failed_in_last(options),
+        recent_warning=_count_range("--failed-recent-warning", options.failed_recent_warning),
+        recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
     )

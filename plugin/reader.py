@@ -42,9 +42,10 @@ HISTORY = 10
 # policy: only snapshots of this SLM / snapshot-management policy;
 # slm, health: also read SLM status and policies, the health report.
 # successes: the states that count as a success (SUCCESS and any state
-# --state-map maps to ok); history: read HISTORY snapshots per repository (-v).
-Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history",
-                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False))
+# --state-map maps to ok); history: read HISTORY snapshots per repository (-v);
+# recent: read the last N completed snapshots per repository (--failed-in-last).
+Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent",
+                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0))
 HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
@@ -80,6 +81,12 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health registere
         """(count, repository) of the longest run of non-successful snapshots."""
         streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing and not r.notes]
         return max(streaks, key=lambda item: item[0]) if streaks else (0, "")
+
+    def failed_recent(self, count):
+        """(failures among the last ``count`` completed, repository) of the
+        repository where that is highest."""
+        recent = [(r.failed_recent(count), r.name) for r in self.repositories if not r.missing and not r.notes]
+        return max(recent, key=lambda item: item[0]) if recent else (0, "")
 
     @property
     def stalest(self):
@@ -269,8 +276,7 @@ class SnapshotReader:
         At -v the newest HISTORY instead: the cluster loads every snapshot
         for size=1 as well (its only option), so this costs no more."""
         first = {**params, **cluster.NEWEST_ONLY}
-        if self.query.history:
-            first["size"] = str(HISTORY)
+        first["size"] = str(max(1, HISTORY if self.query.history else 1, self.query.recent))
         found, failed = self._per_repository(names, first)
         unsettled = [n for n in names if n not in failed
                      and not self._settled(found.get(n, ()), now_ms) and found.get(n)]
@@ -302,18 +308,20 @@ class SnapshotReader:
         if readable:
             self._current(readable, found)
         complete = {n: False for n in names}
-        if self.query.history:
+        if self.query.history or self.query.recent:
             self._history(readable, found, params, now_ms, window_of, complete)
         return found, failed, window_of, complete
 
     def _history(self, names, found, params, now_ms, window_of, complete):
-        """-v: the newest HISTORY snapshots started before the window, for
-        each repository whose window held fewer (one request each)."""
+        """-v and --failed-in-last N: the newest snapshots started before the
+        window, for each repository whose window held fewer than HISTORY
+        snapshots (-v) or N completed ones (one request each)."""
         for name in names:
             have = [s for s in found.get(name, ()) if s.start_ms >= now_ms - window_of[name] * 1000]
-            if len(have) >= HISTORY:
+            wanted = max(HISTORY - len(have) if self.query.history else 0,
+                         self.query.recent - sum(1 for s in have if not s.running))
+            if wanted <= 0:
                 continue
-            wanted = HISTORY - len(have)
             before = now_ms - window_of[name] * 1000 - 1
             query = {**params, "sort": "start_time", "order": "desc",
                      "from_sort_value": str(before), "size": str(wanted)}

@@ -18,6 +18,7 @@ class SnapshotResource(nagiosplugin.Resource):
 
     def __init__(self, client, query, now_ms=None):
         self.reader = SnapshotReader(client, query)
+        self.recent = query.recent
         self.now_ms = now_ms
         self.survey = None
         self.error = None
@@ -36,7 +37,11 @@ class SnapshotResource(nagiosplugin.Resource):
             self.error = exc
         if self.error is not None:
             return [nagiosplugin.Metric("cluster", self.error, context="cluster")]
-        return list(self._metrics(self.survey))
+        metrics = list(self._metrics(self.survey))
+        if self.recent and self.survey.repositories:
+            metrics.append(nagiosplugin.Metric("failed_recent", self.survey.failed_recent(self.recent)[0],
+                                               min=0, context="failed_recent"))
+        return metrics
 
     @staticmethod
     def _metrics(survey):

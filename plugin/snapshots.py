@@ -94,6 +94,11 @@ class Repository(namedtuple("Repository", "name snapshots missing window_s notes
             count += 1
         return count
 
+    def failed_recent(self, count):
+        """How many of the last ``count`` completed snapshots were no success."""
+        completed = [s for s in self.snapshots if not s.running][:count]
+        return sum(1 for s in completed if s.state not in self.successes)
+
     @property
     def streak_is_lower_bound(self):
         """True when the streak reached the oldest snapshot read, and older

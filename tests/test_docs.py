@@ -29,7 +29,7 @@ def test_perfdata_tables_agree(help_text):
     in_help = re.findall(r"^  ([a-z_]+) +(?:s|B)? +", help_text.split("Perfdata")[1], re.M)
     in_readme = re.findall(r"^\| `([a-z_]+)` \|", README.split("## Perfdata")[1], re.M)
     assert in_help == in_readme == ["age", "duration", "size", "shards_failed", "running",
-                                    "failed_streak"]
+                                    "failed_streak", "failed_recent"]
 
 
 def test_states_are_documented_in_both(help_text):
