@@ -57,6 +57,7 @@ def json_report(check, resource, notes=()):
             "failed_streak": repo.failed_streak, "failed_streak_is_lower_bound": repo.streak_is_lower_bound,
             "newest": _snapshot(repo.newest, now),
             "set_aside_clock_skew": [_snapshot(s, now) for s in repo.skewed],
+            "newest_completed": _snapshot(repo.newest_completed, now),
             "newest_success": _snapshot(repo.newest_success, now)} for repo in survey.repositories]
         if survey.slm is not None:
             document["slm"] = {"mode": survey.slm.mode, "policies": [

@@ -112,3 +112,22 @@ def test_unknown_failed_in_last_usage_mistakes(args, message):
     with pytest.raises(UsageError) as caught:
         parse_settings(args, environ={})
     assert str(caught.value) == message
+
+
+# -- end to end: the real script against the simulated cluster -----------------------------
+
+def test_e2e_ok_empty_repository_with_no_snapshots_state_ok(serve):
+    server = serve(Cluster("os2", {"aliyun_auto_snapshot": []}))
+    code, out, err = run_check("--url", server.url, "--no-snapshots-state", "ok")
+    assert (code, first_line(out), err) == (0, "ES_SNAPSHOT OK - no snapshot in repository 'aliyun_auto_snapshot'", "")
+
+
+def test_e2e_warn_failures_among_the_last_seven(serve):
+    from tests.conftest import now_ms
+    now = now_ms()
+    snaps = [Snap(f"n{i:02d}", "FAILED" if i % 2 else "SUCCESS", now - i * DAY - HOUR_MS) for i in range(14)]
+    server = serve(Cluster("es9", {"backups": snaps}))
+    code, out, err = run_check("--url", server.url, "--failed-in-last", "7", "--failed-recent-warning", "2")
+    assert (code, first_line(out), err) == (
+        1, "ES_SNAPSHOT WARNING - 3 of the last 7 snapshots not successful (limit 2) (repo backups)", "")
+    assert " failed_recent=3;2;;0" in out.splitlines()[0]
