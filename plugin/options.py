@@ -45,18 +45,18 @@ States (the newest *completed* snapshot of each repository is judged):
   CRITICAL  it is FAILED or INCOMPATIBLE (also while a retry runs); age
             outside -c; no repository registered; a named repository
             missing; no successful snapshot (an empty repository: see
-            --no-snapshots-state); cluster unreachable (refused,
-            DNS, TLS), HTTP 5xx, or no complete answer within -t
+            --no-snapshots-state); cluster unreachable (refused, DNS,
+            TLS), HTTP 5xx, or no complete answer within -t
   UNKNOWN   a state this plugin does not know (always named); HTTP
             401/403; an answer that is not what Elasticsearch sends; bad
             usage; the plugin's own overall timeout
   Every running snapshot is judged by --running-warning/--running-critical
   (default: -w/-c when they are plain ages, else none); nothing running is
   never a problem. A failure streak beyond --failed-streak-*, failures
-  among the last N beyond --failed-recent-*, with --slm a
-  stopped SLM or a policy disabled, late by over 1h or failed (WARNING),
-  with --health a yellow/red indicator count as well; a cluster without
-  SLM or health report is noted in -v and JSON, not judged. With several
+  among the last N beyond --failed-recent-*, with --slm a stopped SLM or
+  a policy disabled, late by over 1h or failed (WARNING), with --health a
+  yellow/red indicator count as well; a cluster without SLM or health
+  report is noted in -v and JSON, not judged. With several
   repositories the worst counts (CRITICAL > WARNING > UNKNOWN > OK).
   --state-map changes a level, e.g. PARTIAL=ok (then also a success for
   the age and the streak). A status line with a reason runs to ~120 chars.
