@@ -72,6 +72,8 @@ class SnapshotSummary(nagiosplugin.Summary):
             return "repository:" + snap.repository
         if metric.name == "failed_streak":
             return "repository:" + survey.streak[1]
+        if metric.name == "failed_recent":
+            return "repository:" + survey.failed_recent(self.resource.recent)[1]
         if metric.name == "health":
             return "health:" + metric.value.name
         return metric.name

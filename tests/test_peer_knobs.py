@@ -131,3 +131,9 @@ def test_e2e_warn_failures_among_the_last_seven(serve):
     assert (code, first_line(out), err) == (
         1, "ES_SNAPSHOT WARNING - 3 of the last 7 snapshots not successful (limit 2) (repo backups)", "")
     assert " failed_recent=3;2;;0" in out.splitlines()[0]
+
+
+def test_crit_recent_failures_of_the_deciding_repository_are_not_counted_twice():
+    snaps = [snap(f"n{i:02d}", "FAILED" if i in (0, 2) else "SUCCESS", i * DAY + HOUR_MS) for i in range(7)]
+    check = run({"b": snaps}, "--failed-in-last", "7", "--failed-recent-warning", "1")
+    assert (check.exitcode, check.summary_str) == (2, "n00 FAILED 1h ago (repo b)")
