@@ -164,6 +164,7 @@ class SnapshotReader:
     def _sm(self):
         """OpenSearch snapshot management (>= 2.1): the policies, then their
         _explain (the state of their last creation and deletion)."""
+        repositories = {}
         if self.query.policy:
             names = [self.query.policy]
         else:
@@ -175,7 +176,8 @@ class SnapshotReader:
                 if exc.status == 400:
                     raise Unsupported(f"--slm: snapshot management is not available ({exc})") from None
                 raise
-            names = slm.parse_sm_policy_names(listed)
+            repositories = slm.parse_sm_policies(listed)
+            names = sorted(repositories)
             if not names:
                 return slm.SlmFacts(mode=None, policies=())
         try:
@@ -185,7 +187,7 @@ class SnapshotReader:
             if exc.status != 404:
                 raise
             return slm.SlmFacts(mode=None, policies=())  # the named policy does not exist
-        return slm.SlmFacts(mode=None, policies=slm.parse_sm_explain(explained))
+        return slm.SlmFacts(mode=None, policies=slm.parse_sm_explain(explained, repositories))
 
     def _health(self, info):
         if not info.at_least(8, 7):

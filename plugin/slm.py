@@ -106,16 +106,19 @@ def parse_health(payload, names):
 SM_FAILED = ("FAILED", "TIME_LIMIT_EXCEEDED")
 
 
-def parse_sm_policy_names(payload):
+def parse_sm_policies(payload):
+    """{policy name: repository} from GET _plugins/_sm/policies."""
     items = payload.get("policies") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise ResponseShapeError("_plugins/_sm/policies has no 'policies' list")
-    names = []
+    policies = {}
     for item in items:
         policy = item.get("sm_policy") if isinstance(item, dict) else None
         if isinstance(policy, dict) and isinstance(policy.get("name"), str):
-            names.append(policy["name"])
-    return sorted(names)
+            config = policy.get("snapshot_config") if isinstance(policy.get("snapshot_config"), dict) else {}
+            repository = config.get("repository")
+            policies[policy["name"]] = repository if isinstance(repository, str) else ""
+    return policies
 
 
 def _execution(part):
@@ -129,7 +132,7 @@ def _execution(part):
     return latest["status"].upper(), when, ": ".join(t for t in texts if isinstance(t, str) and t)
 
 
-def parse_sm_explain(payload):
+def parse_sm_explain(payload, repositories=None):
     items = payload.get("policies") if isinstance(payload, dict) else None
     if not isinstance(items, list):
         raise ResponseShapeError("_plugins/_sm/policies/_explain has no 'policies' list")
@@ -143,7 +146,8 @@ def parse_sm_explain(payload):
         deletion_status, deletion_when, deletion_details = _execution(item.get("deletion"))
         failed = status in SM_FAILED
         policies.append(Policy(
-            name=item["name"], repository="", next_ms=_int(trigger.get("time")),
+            name=item["name"], repository=(repositories or {}).get(item["name"], ""),
+            next_ms=_int(trigger.get("time")),
             last_success_ms=when if status == "SUCCESS" else None, last_success_name="",
             last_failure_ms=when if failed else None, last_failure_name="",
             last_failure_details=(f"{status}: {details}" if details else status) if failed else "",

@@ -94,14 +94,23 @@ class SnapshotSummary(nagiosplugin.Summary):
     def _slm_lines(survey):
         lines = []
         if survey.slm is not None:
-            lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
+            if survey.info.opensearch:
+                lines.append("snapshot management (OpenSearch):")
+            else:
+                lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
             for p in survey.slm.policies:
                 line = f"  policy {clean(p.name)} (repo {clean(p.repository)}):"
+                if not p.enabled:
+                    line += " disabled,"
                 if p.last_success_ms:
                     line += f" last success {clean(p.last_success_name)} {iso(p.last_success_ms)},"
                 if p.last_failure_ms:
                     line += f" last failure {iso(p.last_failure_ms)}"
                     line += f" ({clean_reason(p.last_failure_details, 80)})," if p.last_failure_details else ","
+                if p.deletion_failure_ms:
+                    line += f" last deletion failure {iso(p.deletion_failure_ms)}"
+                    line += (f" ({clean_reason(p.deletion_failure_details, 80)}),"
+                             if p.deletion_failure_details else ",")
                 line += f" next run {iso(p.next_ms)}" if p.next_ms else " no next run"
                 lines.append(line)
         for indicator in survey.health or ():

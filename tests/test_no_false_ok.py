@@ -384,3 +384,12 @@ def test_verbose_on_es_7_15_reads_ten_in_the_same_request():
     repo = check.resources[0].survey.repositories[0]
     assert [s.name for s in repo.snapshots] == [f"d{i:02d}" for i in range(10)]
     assert len(cluster.log) == 4 and cluster.log[2]["params"]["size"] == "10"
+
+
+def test_verbose_shows_opensearch_snapshot_management_policies():
+    cluster = sm_cluster(deletion=("FAILED", NOW_MS - 2 * HOUR_MS, "access denied"))
+    check = run(None, "--slm", "-v", cluster=cluster)
+    lines = check.summary.verbose(check.results)
+    assert "snapshot management (OpenSearch):" in lines
+    assert any(l.startswith("  policy daily (repo b): last success ") and "last deletion failure" in l
+               for l in lines), lines
