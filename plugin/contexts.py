@@ -150,7 +150,8 @@ class RunningContext(_ThresholdContext):
         snap = survey.running
         text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
         if limit is not None:
-            text = f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, str(limit))}, {describe_range(str(limit))}"
+            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, str(limit))}, "
+                    f"{describe_range(str(limit))}")
         return f"{text} (repo {clean(snap.repository)})"
 
 
@@ -219,7 +220,8 @@ class SlmContext(nagiosplugin.Context):
         if not policy.enabled:
             yield Warn, f"SLM policy {name!r} is disabled: scheduled snapshots are not taken"
         elif policy.next_ms is not None and policy.next_ms + MISSED_SCHEDULE_GRACE_MS < now_ms:
-            yield Warn, f"SLM policy {name!r} missed its schedule (due {ago((now_ms - policy.next_ms) // 1000)})"
+            due = ago((now_ms - policy.next_ms) // 1000)
+            yield Warn, f"SLM policy {name!r} missed its schedule (due {due})"
         for label, when in (("success", policy.last_success_ms), ("failure", policy.last_failure_ms)):
             if when and when > ahead:
                 yield Warn, (f"SLM policy {name!r} last {label} is {format_duration((when - now_ms) // 1000)} "
@@ -230,7 +232,8 @@ class SlmContext(nagiosplugin.Context):
             yield Warn, f"SLM policy {name!r} last run failed {when}{detail}"
         if policy.deletion_failure_ms:
             when = ago(max(0, now_ms - policy.deletion_failure_ms) // 1000)
-            detail = f": {clean_reason(policy.deletion_failure_details, 80)}" if policy.deletion_failure_details else ""
+            details = policy.deletion_failure_details
+            detail = f": {clean_reason(details, 80)}" if details else ""
             yield Warn, f"SLM policy {name!r} last deletion failed {when}{detail}"
 
 
