@@ -8,7 +8,8 @@ import warnings
 import nagiosplugin
 
 from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
-                       RepositoryContext, RunningContext, SlmContext, StreakContext)
+                       RecentContext, RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
+                       SlmContext, StreakContext)
 from .credentials import Redactor
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
@@ -28,16 +29,22 @@ def build_check(settings, client, now_ms=None):
     resource = SnapshotResource(
         client, Query(repositories=settings.repositories, window_s=settings.window_s,
                       sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
-                      health=settings.health),
+                      health=settings.health, successes=settings.successes,
+                      history=settings.verbose >= 1, recent=settings.failed_in_last),
         now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,
         RankedResults(),
         ClusterContext("cluster"),
-        RepositoryContext("repository", settings.state_map, settings.policy),
+        RepositoryContext("repository", settings.state_map, settings.policy, settings.no_snapshots_state),
         AgeContext("age", settings.warning, settings.critical),
         RunningContext("running", settings.running_warning, settings.running_critical),
         StreakContext("failed_streak", settings.streak_warning, settings.streak_critical),
+        SkewContext("skew"),
+        RecentContext("failed_recent", settings.recent_warning, settings.recent_critical,
+                      count=settings.failed_in_last),
+        ShownThresholdContext("repository_age", settings.warning, settings.critical),
+        ShownThresholdContext("repository_running", settings.running_warning, settings.running_critical),
         SlmContext("slm", settings.policy),
         HealthContext("health"),
         MeasureContext("measure"),

@@ -3,7 +3,8 @@ import nagiosplugin
 from nagiosplugin import Critical, Ok, Result, Unknown, Warn
 
 from .durations import describe_range, format_duration
-from .wording import ago, clean, clean_reason, snapshot_phrase, window_phrase
+from .snapshots import SKEW_TOLERANCE_MS
+from .wording import ago, beyond, clean, clean_reason, snapshot_phrase, window_phrase
 
 DEFAULT_STATE_MAP = {
     "SUCCESS": Ok,
@@ -47,41 +48,71 @@ class ClusterContext(nagiosplugin.Context):
 
 
 class RepositoryContext(nagiosplugin.Context):
-    """State of a repository's newest snapshot, looked up in one table."""
+    """State of a repository's newest completed snapshot, looked up in one table.
 
-    def __init__(self, name, state_map=None, policy=""):
+    A running snapshot is never the one judged here: while a retry runs,
+    the FAILED snapshot before it keeps the check CRITICAL until a snapshot
+    completes successfully (no CRITICAL -> OK -> CRITICAL flapping).  How
+    long snapshots run is judged by RunningContext.
+    """
+
+    def __init__(self, name, state_map=None, policy="", no_snapshots=Critical):
         super().__init__(name)
         self.state_map = {**DEFAULT_STATE_MAP, **(state_map or {})}
         self.of_policy = f" of policy {clean(policy)!r}" if policy else ""
+        self.no_snapshots = no_snapshots  # --no-snapshots-state
 
     def evaluate(self, metric, resource):
-        repo, now_ms = metric.value, resource.survey.now_ms
+        repo, survey = metric.value, resource.survey
+        now_ms = survey.now_ms
         where = f"repository {clean(repo.name)!r}"
         if repo.missing:
             hint = f"{where} not found"
             if repo.name == "aliyun_auto_snapshot":
                 hint += " (Alibaba Cloud creates it with the first automatic backup)"
+            elif survey.registered:
+                shown = ", ".join(clean(n) for n in survey.registered[:5])
+                more = ", ..." if len(survey.registered) > 5 else ""
+                hint += f" (registered: {shown}{more})"
             return Result(Critical, hint, metric)
         if repo.notes:
             return Result(Critical, f"{where} {clean_reason(repo.notes[0])}", metric)
-        newest = repo.newest
-        if newest is None:
-            return Result(Critical, f"no snapshot{self.of_policy}{window_phrase(repo.window_s)} in {where}",
-                          metric)
-        state = self.state_map.get(newest.state)
-        hint = f"{snapshot_phrase(newest, now_ms)} (repo {clean(repo.name)})"
+        tag = f"(repo {clean(repo.name)})"
+        judged = repo.newest_completed
+        if judged is None:
+            if repo.running:
+                return Result(Critical, f"{snapshot_phrase(repo.running[-1], now_ms)}, no completed "
+                                        f"snapshot{window_phrase(repo.window_s)} {tag}", metric)
+            return Result(self.no_snapshots,
+                          f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric)
+        state = self.state_map.get(judged.state)
+        hint = f"{snapshot_phrase(judged, now_ms)} {tag}"
         if state is None:
             state = Unknown
-            hint = f"{clean(newest.name)} has unrecognised state {clean(newest.state, 24)!r} (repo {clean(repo.name)})"
+            hint = f"{clean(judged.name)} has unrecognised state {clean(judged.state, 24)!r} {tag}"
         if repo.newest_success is None:
             state = worst(state, Critical)
-            hint = (f"{snapshot_phrase(newest, now_ms)}, no successful snapshot"
-                    f"{window_phrase(repo.window_s)} (repo {clean(repo.name)})")
-        elif newest is not repo.newest_success and state == Ok:
-            # Running (or mapped to OK): say how old the data to restore is.
-            hint = (f"{snapshot_phrase(newest, now_ms)}, last success "
-                    f"{format_duration(repo.newest_success.age_s(now_ms))} old (repo {clean(repo.name)})")
+            hint = (f"{snapshot_phrase(judged, now_ms)}, no successful snapshot"
+                    f"{window_phrase(repo.window_s)} {tag}")
+        elif state == Ok and repo.running:
+            # A snapshot runs: say how old the data to restore is.
+            hint = (f"{snapshot_phrase(repo.running[-1], now_ms)}, last success "
+                    f"{format_duration(repo.newest_success.age_s(now_ms))} old {tag}")
+        elif state == Ok and judged is not repo.newest_success:
+            hint = (f"{snapshot_phrase(judged, now_ms)}, last success "
+                    f"{format_duration(repo.newest_success.age_s(now_ms))} old {tag}")
         return Result(state, hint, metric)
+
+
+class SkewContext(nagiosplugin.Context):
+    """Snapshots starting more than an hour in the future (snapshots.py)."""
+
+    def evaluate(self, metric, resource):
+        repo, now_ms = metric.value, resource.survey.now_ms
+        snap = repo.skewed[-1]  # the furthest ahead
+        ahead = format_duration((snap.start_ms - now_ms) // 1000)
+        return Result(Warn, f"{clean(snap.name)} starts {ahead} in the future: clock skew on the "
+                            f"cluster? (repo {clean(repo.name)})", metric)
 
 
 class _ThresholdContext(nagiosplugin.ScalarContext):
@@ -97,32 +128,60 @@ class AgeContext(_ThresholdContext):
     """Age of the newest success (of the stalest repository) against -w/-c."""
 
     def sentence(self, seconds, survey, limit):
-        snap, age = survey.stalest, format_duration(seconds)
+        snap = survey.stalest
         if limit is None:
-            return f"{clean(snap.name)} SUCCESS, {age} old (repo {clean(snap.repository)})"
-        return (f"newest success {clean(snap.name)} is {age} old, {describe_range(str(limit))} "
-                f"(repo {clean(snap.repository)})")
+            return f"{clean(snap.name)} SUCCESS, {format_duration(seconds)} old (repo {clean(snap.repository)})"
+        return (f"newest success {clean(snap.name)} is {beyond(seconds, str(limit))} old, "
+                f"{describe_range(str(limit))} (repo {clean(snap.repository)})")
 
 
 class RunningContext(_ThresholdContext):
-    """How long the newest snapshot has been running (0 when none runs)."""
+    """How long the longest-running snapshot of any repository has run.
+
+    Nothing running is never a problem, whatever the range says (a
+    lower-bounded -w 10800: would otherwise turn "none" into WARNING)."""
+
+    def evaluate(self, metric, resource):
+        if resource.survey.running is None:
+            return Result(Ok, "no snapshot running", metric)
+        return super().evaluate(metric, resource)
 
     def sentence(self, seconds, survey, limit):
         snap = survey.running
-        if snap is None:
-            return "no snapshot running"
         text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
         if limit is not None:
-            text += f", {describe_range(str(limit))}"
+            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, str(limit))}, "
+                    f"{describe_range(str(limit))}")
         return f"{text} (repo {clean(snap.repository)})"
 
 
 class StreakContext(_ThresholdContext):
-    """Completed snapshots in a row, at the head of a repository, not SUCCESS."""
+    """Completed snapshots in a row, at the head of a repository, not a success."""
 
     def sentence(self, count, survey, limit):
         _, repository = survey.streak
         text = f"{count} snapshot{'s' if count != 1 else ''} in a row not successful"
+        repo = next((r for r in survey.repositories if r.name == repository), None)
+        if repo is not None and repo.streak_is_lower_bound:
+            text = f"at least {text} (older ones not read)"
+        if limit is not None:
+            text += f" (limit {limit})"
+        return f"{text} (repo {clean(repository)})"
+
+
+class RecentContext(_ThresholdContext):
+    """--failed-in-last N: how many of a repository's last N completed
+    snapshots were no success (the repository where most were)."""
+
+    def __init__(self, name, warning=None, critical=None, count=0):
+        super().__init__(name, warning, critical)
+        self.count = count
+
+    def sentence(self, failed, survey, limit):
+        _, repository = survey.failed_recent(self.count)
+        repo = next((r for r in survey.repositories if r.name == repository), None)
+        read = sum(1 for s in repo.snapshots if not s.running) if repo is not None else self.count
+        text = f"{failed} of the last {min(self.count, read)} snapshots not successful"
         if limit is not None:
             text += f" (limit {limit})"
         return f"{text} (repo {clean(repository)})"
@@ -133,7 +192,8 @@ MISSED_SCHEDULE_GRACE_MS = 3600 * 1000
 
 
 class SlmContext(nagiosplugin.Context):
-    """Snapshot lifecycle management: stopped, or a policy that stopped working."""
+    """Snapshot lifecycle management (Elasticsearch SLM, OpenSearch snapshot
+    management): stopped, disabled, or a policy that stopped working."""
 
     def __init__(self, name, policy=""):
         super().__init__(name)
@@ -147,18 +207,34 @@ class SlmContext(nagiosplugin.Context):
         if self.policy and not facts.policies:
             problems.append((Critical, f"SLM policy {clean(self.policy)!r} not found"))
         for policy in facts.policies:
-            name = clean(policy.name)
-            if policy.next_ms is not None and policy.next_ms + MISSED_SCHEDULE_GRACE_MS < now_ms:
-                due = (now_ms - policy.next_ms) // 1000
-                problems.append((Warn, f"SLM policy {name!r} missed its schedule (due {ago(due)})"))
-            if policy.last_failure_ms and policy.last_failure_ms > (policy.last_success_ms or 0):
-                when = ago((now_ms - policy.last_failure_ms) // 1000)
-                detail = f": {clean_reason(policy.last_failure_details, 60)}" if policy.last_failure_details else ""
-                problems.append((Warn, f"SLM policy {name!r} last run failed {when}{detail}"))
+            problems.extend(self._policy_problems(policy, now_ms))
         if not problems:
             return Result(Ok, f"SLM {facts.mode or 'policies'} OK", metric)
         state = worst(*(state for state, _ in problems))
         return Result(state, "; ".join(text for _, text in problems), metric)
+
+    @staticmethod
+    def _policy_problems(policy, now_ms):
+        name = clean(policy.name)
+        ahead = now_ms + SKEW_TOLERANCE_MS
+        if not policy.enabled:
+            yield Warn, f"SLM policy {name!r} is disabled: scheduled snapshots are not taken"
+        elif policy.next_ms is not None and policy.next_ms + MISSED_SCHEDULE_GRACE_MS < now_ms:
+            due = ago((now_ms - policy.next_ms) // 1000)
+            yield Warn, f"SLM policy {name!r} missed its schedule (due {due})"
+        for label, when in (("success", policy.last_success_ms), ("failure", policy.last_failure_ms)):
+            if when and when > ahead:
+                yield Warn, (f"SLM policy {name!r} last {label} is {format_duration((when - now_ms) // 1000)} "
+                             f"in the future: clock skew on the cluster?")
+        if policy.last_failure_ms and policy.last_failure_ms > (policy.last_success_ms or 0):
+            when = ago(max(0, now_ms - policy.last_failure_ms) // 1000)
+            detail = f": {clean_reason(policy.last_failure_details, 80)}" if policy.last_failure_details else ""
+            yield Warn, f"SLM policy {name!r} last run failed {when}{detail}"
+        if policy.deletion_failure_ms:
+            when = ago(max(0, now_ms - policy.deletion_failure_ms) // 1000)
+            details = policy.deletion_failure_details
+            detail = f": {clean_reason(details, 80)}" if details else ""
+            yield Warn, f"SLM policy {name!r} last deletion failed {when}{detail}"
 
 
 HEALTH_LEVELS = {"green": Ok, "yellow": Warn, "red": Critical}
@@ -179,3 +255,13 @@ class MeasureContext(nagiosplugin.Context):
 
     def performance(self, metric, resource):
         return nagiosplugin.Performance(metric.name, metric.value, metric.uom or "", min=0)
+
+
+class ShownThresholdContext(nagiosplugin.ScalarContext):
+    """Perfdata with thresholds for graphs, never judged: the per-repository
+    <repo>_age and <repo>_running carry the thresholds of age and running,
+    whose judgement (of the stalest, the longest-running) already names the
+    repository."""
+
+    def evaluate(self, metric, resource):
+        return Result(Ok, "", metric)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import nagiosplugin
 
 from . import __version__
-from .contexts import ALIASES, LEVELS
+from .contexts import ALIASES, DEFAULT_STATE_MAP, LEVELS
 from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
                           load_credentials, split_url_userinfo)
 from .durations import DurationError, parse_age_range, parse_duration
@@ -39,31 +39,43 @@ https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
 Output shows an age of a year or more in years and days (6y148d); perfdata
 stays in seconds.
 
-States:
-  OK        newest snapshot SUCCESS (or IN_PROGRESS) and the newest
-            successful one younger than the thresholds
-  WARNING   newest snapshot PARTIAL, or the age outside -w
-  CRITICAL  newest snapshot FAILED or INCOMPATIBLE; age outside -c; no
-            repository registered; a named repository missing; a
-            repository without a successful snapshot; cluster unreachable
-            (refused, DNS, TLS, timed out) or HTTP 5xx
-  UNKNOWN   unrecognised snapshot state; HTTP 401/403; an answer that is
-            not what Elasticsearch sends; bad usage; -t reached
-  A snapshot running longer than --running-warning/--running-critical
-  (default: -w/-c), a failure streak beyond --failed-streak-*, and with
-  --slm a stopped SLM or a policy that missed its schedule or failed
-  (WARNING), with --health a yellow/red health indicator count as well.
-  With several repositories the worst counts (CRITICAL > WARNING >
-  UNKNOWN > OK). --state-map changes a state's level, e.g. PARTIAL=ok.
+States (the newest *completed* snapshot of each repository is judged):
+  OK        it is SUCCESS, and the newest success is younger than -w;
+            a repository without any snapshot if --no-snapshots-state ok
+  WARNING   it is PARTIAL; the age outside -w; a snapshot starting over
+            an hour in the future (clock skew: it is set aside)
+  CRITICAL  it is FAILED or INCOMPATIBLE (also while a retry runs); age
+            outside -c; no repository registered; a named repository
+            missing; no successful snapshot (an empty repository: see
+            --no-snapshots-state); cluster unreachable (refused, DNS,
+            TLS), HTTP 5xx, or no complete answer within -t
+  UNKNOWN   a state this plugin does not know (always named); HTTP
+            401/403; an answer that is not what Elasticsearch sends; bad
+            usage; the plugin's own overall timeout
+  Every running snapshot is judged by --running-warning/--running-critical
+  (default: -w/-c when they are plain ages, else none); nothing running is
+  never a problem. A failure streak beyond --failed-streak-*, failures
+  among the last N beyond --failed-recent-*, with --slm a stopped SLM or
+  a policy disabled, late by over 1h or failed (WARNING), with --health a
+  yellow/red indicator count as well; a cluster without SLM or health
+  report is noted in -v and JSON, not judged. With several
+  repositories the worst counts (CRITICAL > WARNING > UNKNOWN > OK).
+  --state-map changes a level, e.g. PARTIAL=ok (then also a success for
+  the age and the streak). A status line with a reason runs to ~120 chars.
 
 Perfdata (absent when the cluster could not be read):
-  age            s  age of the newest successful snapshot (of the stalest
-                    repository), with the -w/-c thresholds
+  age            s  age of the newest success of the stalest repository,
+                    with the -w/-c thresholds
   duration       s  run time of the newest completed snapshot
   size           B  total size of the newest completed snapshot
   shards_failed     failed shards of the newest completed snapshot
-  running        s  how long the newest snapshot has been running (0: none)
-  failed_streak     completed snapshots in a row that were no SUCCESS
+  running        s  how long the longest-running snapshot runs (0: none)
+  failed_streak     completed snapshots in a row that were no success
+  failed_recent     with --failed-in-last N: how many of the last N
+                    completed snapshots were no success (worst repository)
+  With two or more repositories also <repo>_age, <repo>_duration,
+  <repo>_size, <repo>_running, <repo>_failed_streak per repository read
+  (characters outside A-Za-z0-9_.- become _).
 
 Secrets: the password from ${PASSWORD_ENV} or --password-file, an API key
 from ${API_KEY_ENV} or --api-key-file, a bearer token from ${BEARER_ENV} or
@@ -97,9 +109,11 @@ class Settings(namedtuple("Settings", [
         "base_url", "repositories", "warning", "critical", "timeout", "authorization",
         "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets",
         "running_warning", "running_critical", "streak_warning", "streak_critical",
-        "policy", "slm", "health", "format"],
+        "policy", "slm", "health", "format",
+        "no_snapshots_state", "failed_in_last", "recent_warning", "recent_critical"],
         defaults=(None, True, None, True, None, True, 0, (), (),
-                  None, None, None, None, "", False, False, "nagios"))):
+                  None, None, None, None, "", False, False, "nagios",
+                  nagiosplugin.Critical, 0, None, None))):
     """Everything the command line decided; immutable (see snapshots.py on namedtuple)."""
     __slots__ = ()
 
@@ -116,6 +130,14 @@ class Settings(namedtuple("Settings", [
                 return None
             ends.append(limit.end)
         return int(max(ends)) + WINDOW_SLACK_S
+
+    @property
+    def successes(self):
+        """States that count as a success for the age and the failure
+        streak: SUCCESS and every state --state-map maps to ok."""
+        levels = {**DEFAULT_STATE_MAP, **(self.state_map or {})}
+        return frozenset(state for state, level in levels.items()
+                         if level == nagiosplugin.Ok and state != "IN_PROGRESS")
 
 
 def build_parser():
@@ -149,32 +171,47 @@ def build_parser():
                       help="do not verify the server certificate")
     sel = p.add_argument_group("what to check")
     sel.add_argument("-r", "--repository", action="append", metavar="NAME",
-                     help="repository to check, repeatable (default: all registered)")
+                     help="repository to check, repeatable or comma-separated "
+                          "(default: all registered)")
     sel.add_argument("-w", "--warning", default=DEFAULT_WARNING, metavar="AGE",
                      help="age of the newest successful snapshot that warns "
                           "(default: %(default)s)")
     sel.add_argument("-c", "--critical", default=DEFAULT_CRITICAL, metavar="AGE",
                      help="age that is critical (default: %(default)s)")
     sel.add_argument("--state-map", action="append", metavar="STATE=LEVEL",
-                     help="level of a snapshot state: ok, warning, critical or "
-                          "unknown, repeatable (e.g. PARTIAL=ok)")
+                     help="level of a snapshot state (SUCCESS, PARTIAL, FAILED, "
+                          "INCOMPATIBLE): ok, warning, critical or unknown, "
+                          "repeatable (e.g. PARTIAL=ok)")
     sel.add_argument("--no-size", action="store_true",
                      help="skip collecting snapshot sizes (no _status request)")
     sel.add_argument("--running-warning", metavar="AGE",
-                     help="run time of the newest IN_PROGRESS snapshot that warns "
-                          "(default: as -w)")
+                     help="run time of any IN_PROGRESS snapshot that warns "
+                          "(default: -w if a plain age, else none)")
     sel.add_argument("--running-critical", metavar="AGE",
-                     help="run time that is critical (default: as -c)")
+                     help="run time that is critical (default: -c if a plain "
+                          "age, else none)")
     sel.add_argument("--failed-streak-warning", metavar="RANGE",
                      help="failed snapshots in a row that warn, e.g. 2 (default: none)")
     sel.add_argument("--failed-streak-critical", metavar="RANGE",
                      help="failed snapshots in a row that are critical (default: none)")
+    sel.add_argument("--failed-in-last", type=int, metavar="N",
+                     help="also count the snapshots among the last N completed ones of "
+                          "each repository that were no success (perfdata failed_recent)")
+    sel.add_argument("--failed-recent-warning", metavar="RANGE",
+                     help="that count that warns, e.g. 2 (default: none)")
+    sel.add_argument("--failed-recent-critical", metavar="RANGE",
+                     help="that count that is critical (default: none)")
+    sel.add_argument("--no-snapshots-state", type=str.lower, default="critical",
+                     choices=("ok", "warning", "critical", "unknown"),
+                     help="state of a repository that holds no snapshot at all "
+                          "(default: %(default)s)")
     pol = p.add_argument_group("snapshot lifecycle management")
     pol.add_argument("--slm-policy", metavar="NAME",
                      help="only snapshots taken by this SLM (Elasticsearch) or snapshot "
                           "management (OpenSearch) policy")
     pol.add_argument("--slm", action="store_true",
-                     help="also read SLM status and policies (ES >= 7.4): stopped, "
+                     help="also read SLM status and policies (ES >= 7.4; snapshot "
+                          "management on OpenSearch >= 2.1): stopped, disabled, "
                           "missed schedule or failed last run warn")
     pol.add_argument("--health", action="store_true",
                      help="also judge the slm and repository_integrity indicators of "
@@ -209,15 +246,51 @@ def _base_url(options):
     return urlunsplit(parts._replace(netloc=netloc)), user, password
 
 
+# Running snapshots are judged by --running-*, not by a level.
+MAPPABLE_STATES = tuple(s for s in DEFAULT_STATE_MAP if s != "IN_PROGRESS")
+
+
 def _state_map(entries):
+    """STATE=LEVEL pairs; a typo (PARITAL=ok) is named, never silently ignored."""
     mapping = {}
     for entry in entries or ():
         state, _, level = entry.partition("=")
+        state = state.strip().upper()
         level = ALIASES.get(level.strip().lower(), level.strip().lower())
-        if not state.strip() or level not in LEVELS:
+        if not state or level not in LEVELS:
             raise UsageError(f"--state-map {entry!r}: use STATE=ok|warning|critical|unknown")
-        mapping[state.strip().upper()] = LEVELS[level]
+        if state == "IN_PROGRESS":
+            raise UsageError("--state-map IN_PROGRESS: running snapshots are judged by "
+                             "--running-warning/--running-critical")
+        if state not in MAPPABLE_STATES:
+            raise UsageError(f"--state-map {entry!r}: unknown state {state!r} "
+                             f"(one of {', '.join(MAPPABLE_STATES)})")
+        mapping[state] = LEVELS[level]
     return mapping
+
+
+def _upper_bound(spec):
+    """The spec itself if it is a plain "alert above N" range, else None."""
+    limit = nagiosplugin.Range(spec)
+    if limit.invert or limit.start != 0 or limit.end == float("inf"):
+        return None
+    return spec
+
+
+def _plain_order(low_option, low_text, high_option, high_text):
+    """-w 2d -c 1d: WARNING could never fire.  Only plain durations are
+    compared; explicit Nagios ranges (with ':' or '@') stay free."""
+    if any(c in text for text in (low_text, high_text) for c in ":@~"):
+        return
+    if float(parse_age_range(low_text)) >= float(parse_age_range(high_text)):
+        raise UsageError(f"{low_option} {low_text} is not below {high_option} {high_text}: "
+                         "WARNING could never fire (for that, give a Nagios range such as 1d:)")
+
+
+def _repositories(values):
+    """-r alpha,beta works like -r alpha -r beta (Elasticsearch takes comma lists)."""
+    names = (part.strip() for value in values or () for part in value.split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 def _tls(options):
@@ -252,14 +325,33 @@ def _count_range(option, text):
     return text
 
 
+def _failed_in_last(options):
+    count = options.failed_in_last
+    if count is None:
+        if options.failed_recent_warning or options.failed_recent_critical:
+            raise UsageError("--failed-recent-warning/--failed-recent-critical need --failed-in-last N")
+        return 0
+    if not 1 <= count <= 100:
+        raise UsageError(f"--failed-in-last {count}: give 1 to 100 snapshots")
+    return count
+
+
 def parse_settings(argv, environ):
     options = build_parser().parse_args(argv)
     try:
         warning = parse_age_range(options.warning)
         critical = parse_age_range(options.critical)
-        running_warning = parse_age_range(options.running_warning) if options.running_warning else warning
-        running_critical = parse_age_range(options.running_critical) if options.running_critical else critical
+        # Defaults: the -w/-c limits when they are plain "older than" ones;
+        # a lower-bounded or inverted age range says nothing about run time.
+        running_warning = (parse_age_range(options.running_warning) if options.running_warning
+                           else _upper_bound(warning))
+        running_critical = (parse_age_range(options.running_critical) if options.running_critical
+                            else _upper_bound(critical))
         timeout = parse_duration(options.timeout)
+        _plain_order("-w", options.warning, "-c", options.critical)
+        if options.running_warning and options.running_critical:
+            _plain_order("--running-warning", options.running_warning,
+                         "--running-critical", options.running_critical)
     except DurationError as exc:
         raise UsageError(str(exc)) from None
     if not 1 <= timeout <= 3600:
@@ -278,7 +370,7 @@ def parse_settings(argv, environ):
                      f"${PASSWORD_ENV} or --password-file")
     return Settings(
         base_url=base_url,
-        repositories=tuple(dict.fromkeys(r.strip() for r in options.repository or () if r.strip())),
+        repositories=_repositories(options.repository),
         warning=warning, critical=critical, timeout=timeout,
         authorization=creds.authorization, verify=verify, cert=cert,
         use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map) or None,
@@ -289,4 +381,8 @@ def parse_settings(argv, environ):
         streak_critical=_count_range("--failed-streak-critical", options.failed_streak_critical),
         policy=(options.slm_policy or "").strip(), slm=options.slm, health=options.health,
         format=options.format,
+        no_snapshots_state=LEVELS[options.no_snapshots_state],
+        failed_in_last=_failed_in_last(options),
+        recent_warning=_count_range("--failed-recent-warning", options.failed_recent_warning),
+        recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
     )

@@ -12,29 +12,49 @@ from urllib.parse import quote
 
 from . import cluster, slm
 from .errors import EsError
-from .snapshots import (Repository, SUCCESS, newest_first,
+from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, newest_first,
                         parse_listing, parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
-# How much further back the second request looks, on ES >= 7.16, for a
-# repository whose window held no successful snapshot: enough to name the
-# last success for the operator, still bounded.
+
+class Unsupported(Exception):
+    """An optional extra this cluster does not have (reported, not judged)."""
+
+# How much further back each further request looks, on ES >= 7.16, for a
+# repository whose window held no successful snapshot: 8, 64 and 512 times
+# the window (with the default -c 2d2h: 17d, 142d, 3y).  Each request is
+# still pruned by from_sort_value, so the cluster loads only the snapshots
+# inside it, and the widening stops at the first step that finds a success:
+# during an outage the age of the last success (and its perfdata) survives
+# for years, at a cost bounded by the snapshots of the widest window.
 WIDENING = 8
+WIDENING_STEPS = 3
+# -v shows at least this many snapshots of each repository: on ES >= 7.16,
+# when the window held fewer, one more request per such repository asks for
+# the newest ones started before the window (order=desc, from_sort_value,
+# size), so the cluster still skips the newer ones and sends only these.
+HISTORY = 10
 
 
 # repositories: empty for every registered one; window_s: look-back in
 # seconds or None; sizes: collect bytes (may cost one _status request);
 # policy: only snapshots of this SLM / snapshot-management policy;
 # slm, health: also read SLM status and policies, the health report.
-Query = namedtuple("Query", "repositories window_s sizes policy slm health",
-                   defaults=((), None, True, "", False, False))
+# successes: the states that count as a success (SUCCESS and any state
+# --state-map maps to ok); history: read HISTORY snapshots per repository (-v);
+# recent: read the last N completed snapshots per repository (--failed-in-last).
+Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent",
+                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0))
 HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
-class Survey(namedtuple("Survey", "info repositories now_ms slm health", defaults=(None, None))):
+class Survey(namedtuple("Survey", "info repositories now_ms slm health registered extras",
+                        defaults=(None, None, (), ()))):
     """What one run read: ClusterInfo, Repository tuple (in the order asked),
-    the clock, and when asked SlmFacts and health Indicators."""
+    the clock, when asked SlmFacts and health Indicators, the names of all
+    registered repositories, and ``extras``: why an optional extra (--slm,
+    --health) could not be read on this cluster."""
     __slots__ = ()
 
     @property
@@ -48,15 +68,25 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health", default
 
     @property
     def running(self):
-        """The newest snapshot of any repository that is still running, longest first."""
-        running = [r.newest for r in self.repositories if r.newest and r.newest.running]
-        return min(running, key=lambda s: s.start_ms) if running else None
+        """The longest-running snapshot of any repository, or None.
+
+        Every running snapshot counts, not only the newest: since ES 7.8
+        snapshots run concurrently, and a stuck one can sit behind newer
+        successes."""
+        running = [s for r in self.repositories for s in r.running]
+        return min(running, key=lambda s: (s.start_ms, s.name)) if running else None
 
     @property
     def streak(self):
         """(count, repository) of the longest run of non-successful snapshots."""
-        streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing]
+        streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing and not r.notes]
         return max(streaks, key=lambda item: item[0]) if streaks else (0, "")
+
+    def failed_recent(self, count):
+        """(failures among the last ``count`` completed, repository) of the
+        repository where that is highest."""
+        recent = [(r.failed_recent(count), r.name) for r in self.repositories if not r.missing and not r.notes]
+        return max(recent, key=lambda item: item[0]) if recent else (0, "")
 
     @property
     def stalest(self):
@@ -80,38 +110,88 @@ class SnapshotReader:
         registered = parse_repositories(self.client.get("/_snapshot", what="list repositories"))
         wanted = self.query.repositories or tuple(registered)
         present = [name for name in wanted if name in registered]
-        found, failed, window_s = self._listing(info, present, now_ms)
+        found, failed, windows, complete = self._listing(info, present, now_ms)
         if self.query.policy:
             found = {name: [s for s in snaps if s.policy == self.query.policy]
                      for name, snaps in found.items()}
-        repositories = tuple(self._repository(name, name not in registered, found, failed, window_s)
+        repositories = tuple(self._repository(name, name not in registered, found, failed,
+                                              windows.get(name), now_ms, complete.get(name, True))
                              for name in wanted)
-        survey = Survey(info=info, repositories=repositories, now_ms=now_ms,
-                        slm=self._slm(info) if self.query.slm else None,
-                        health=self._health(info) if self.query.health else None)
+        extras = []
+        slm_facts = self._extra(self._slm, info, extras) if self.query.slm else None
+        health = self._extra(self._health, info, extras) if self.query.health else None
+        survey = Survey(info=info, repositories=repositories, now_ms=now_ms, slm=slm_facts,
+                        health=health, registered=tuple(registered), extras=tuple(extras))
         survey = self._with_size(survey, info)
         count, size, seconds = self.client.totals()
         log.info("%d requests, %d bytes received, %.0f ms waiting for the cluster", count, size, seconds * 1000)
         return survey
 
-    def _slm(self, info):
-        if not info.at_least(7, 4):
-            raise EsError(f"--slm needs Elasticsearch 7.4 or later, not {info.label}")
-        mode = None
-        if info.at_least(7, 6):
-            mode = slm.parse_slm_status(self.client.get("/_slm/status", what="read the SLM status"))
-        path = path_of("_slm", "policy", self.query.policy) if self.query.policy else "/_slm/policy"
+    @staticmethod
+    def _extra(read, info, extras):
+        """An optional extra; one the cluster lacks is noted, never fatal:
+        the snapshot judgement must stand without it."""
         try:
-            policies = slm.parse_policies(self.client.get(path, what="read the SLM policies"))
+            return read(info)
+        except Unsupported as exc:
+            extras.append(str(exc))
+            return None
+
+    def _slm(self, info):
+        if info.opensearch:
+            if info.version < (2, 1):
+                raise Unsupported(f"--slm: {info.label} has no snapshot management (OpenSearch 2.1 or later)")
+            return self._sm()
+        if not info.at_least(7, 4):
+            raise Unsupported(f"--slm: {info.label} has no SLM (Elasticsearch 7.4 or later)")
+        try:
+            mode = None
+            if info.at_least(7, 6):
+                mode = slm.parse_slm_status(self.client.get("/_slm/status", what="read the SLM status"))
+            path = path_of("_slm", "policy", self.query.policy) if self.query.policy else "/_slm/policy"
+            try:
+                policies = slm.parse_policies(self.client.get(path, what="read the SLM policies"))
+            except EsError as exc:
+                if exc.status != 404:
+                    raise
+                policies = ()  # the named policy does not exist: judged by the context
+        except EsError as exc:
+            if exc.status == 400 and "no handler" in str(exc):  # a build without x-pack
+                raise Unsupported(f"--slm: {info.label} has no SLM ({exc})") from None
+            raise
+        return slm.SlmFacts(mode=mode, policies=policies)
+
+    def _sm(self):
+        """OpenSearch snapshot management (>= 2.1): the policies, then their
+        _explain (the state of their last creation and deletion)."""
+        repositories = {}
+        if self.query.policy:
+            names = [self.query.policy]
+        else:
+            try:
+                listed = self.client.get("/_plugins/_sm/policies", what="list the snapshot management policies")
+            except EsError as exc:
+                if exc.status == 404:  # no policy was ever created: the config index does not exist
+                    return slm.SlmFacts(mode=None, policies=())
+                if exc.status == 400:
+                    raise Unsupported(f"--slm: snapshot management is not available ({exc})") from None
+                raise
+            repositories = slm.parse_sm_policies(listed)
+            names = sorted(repositories)
+            if not names:
+                return slm.SlmFacts(mode=None, policies=())
+        try:
+            explained = self.client.get(path_of("_plugins", "_sm", "policies", ",".join(names), "_explain"),
+                                        what="explain the snapshot management policies")
         except EsError as exc:
             if exc.status != 404:
                 raise
-            policies = ()  # the named policy does not exist: judged by the context
-        return slm.SlmFacts(mode=mode, policies=policies)
+            return slm.SlmFacts(mode=None, policies=())  # the named policy does not exist
+        return slm.SlmFacts(mode=None, policies=slm.parse_sm_explain(explained, repositories))
 
     def _health(self, info):
         if not info.at_least(8, 7):
-            raise EsError(f"--health needs Elasticsearch 8.7 or later, not {info.label}")
+            raise Unsupported(f"--health: {info.label} has no health report (Elasticsearch 8.7 or later)")
         payload = self.client.get("/_health_report", {"verbose": "false"}, what="read the health report")
         return slm.parse_health(payload, HEALTH_INDICATORS)
 
@@ -120,16 +200,24 @@ class SnapshotReader:
         log.info("listing strategy for %s: %s", info.label, info.strategy)
         return info
 
-    @staticmethod
-    def _repository(name, missing, found, failed, window_s):
+    def _repository(self, name, missing, found, failed, window_s, now_ms, complete):
         notes = (f"could not be read: {failed[name]}",) if name in failed else ()
-        return Repository(name=name, snapshots=newest_first(found.get(name, ())),
-                          missing=missing, window_s=window_s, notes=notes)
+        snapshots = newest_first({s.name: s for s in found.get(name, ())}.values())
+        ahead = now_ms + SKEW_TOLERANCE_MS
+        return Repository(name=name, snapshots=tuple(s for s in snapshots if s.start_ms <= ahead),
+                          skewed=tuple(s for s in snapshots if s.start_ms > ahead),
+                          missing=missing, window_s=window_s, notes=notes,
+                          successes=self.query.successes, complete=complete)
+
+    def _settled(self, snaps, now_ms):
+        """A success (not from a skewed clock) is among these snapshots."""
+        ahead = now_ms + SKEW_TOLERANCE_MS
+        return any(s.state in self.query.successes and s.start_ms <= ahead for s in snaps)
 
     def _listing(self, info, names, now_ms):
-        """({repo: [Snapshot]}, {repo: failure}, window_s or None)."""
+        """({repo: [Snapshot]}, {repo: failure}, {repo: window_s}, {repo: complete})."""
         if not names:
-            return {}, {}, None
+            return {}, {}, {}, {}
         params = cluster.listing_params(info, index_details=self.query.sizes)
         try:
             if info.strategy == cluster.WINDOW and self.query.window_s:
@@ -137,20 +225,19 @@ class SnapshotReader:
                     params["slm_policy_filter"] = self.query.policy
                 return self._window_listing(names, params, now_ms)
             if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
-                return self._newest_first_listing(names, params) + (None,)
+                return self._newest_first_listing(names, params, now_ms)
         except EsError as exc:
             if exc.status != 400 or "unrecognized parameter" not in str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
             params = {"ignore_unavailable": "true"}
         if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
-            return self._list(names, params) + (None,)
-        return self._per_repository(names, params) + (None,)
+            return self._list(names, params) + ({}, {})
+        return self._per_repository(names, params) + ({}, {})
 
-    def _list(self, names, params):
+    def _list(self, names, params, what="list snapshots"):
         found, failed = {}, {}
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
-                                  what="list snapshots")
+        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params, what=what)
         more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
@@ -173,30 +260,77 @@ class SnapshotReader:
             failed.update(bad)
         return found, failed
 
-    def _newest_first_listing(self, names, params):
-        """ES 7.14-7.15: the newest snapshot only, all only when it is no success."""
-        found, failed = self._per_repository(names, {**params, **cluster.NEWEST_ONLY})
+    def _current(self, names, found):
+        """Add the running snapshots, from the cluster state (cheap: no
+        repository reads), to what the listing found: one that started
+        before the look-back window, or behind a newer snapshot on 7.14-7.15,
+        must still be judged by --running-*."""
+        payload = self.client.get(path_of("_snapshot", ",".join(names), "_current"),
+                                  what="list running snapshots")
+        more, _ = parse_listing(payload, names[0] if len(names) == 1 else None)
+        for name, snaps in more.items():
+            if name in names:
+                found.setdefault(name, []).extend(snaps)
+
+    def _newest_first_listing(self, names, params, now_ms):
+        """ES 7.14-7.15: the newest snapshot only, all only when it is no success.
+
+        At -v the newest HISTORY instead: the cluster loads every snapshot
+        for size=1 as well (its only option), so this costs no more."""
+        first = {**params, **cluster.NEWEST_ONLY}
+        first["size"] = str(max(1, HISTORY if self.query.history else 1, self.query.recent))
+        found, failed = self._per_repository(names, first)
         unsettled = [n for n in names if n not in failed
-                     and not any(s.state == SUCCESS for s in found.get(n, ()))
-                     and found.get(n)]
+                     and not self._settled(found.get(n, ()), now_ms) and found.get(n)]
         if unsettled:
             more, bad = self._per_repository(unsettled, params)
             found.update(more)
             failed.update(bad)
-        return found, failed
+        complete = {n: n in unsettled or len(found.get(n, ())) < int(first["size"]) for n in names}
+        self._current([n for n in names if n not in failed], found)
+        return found, failed, {}, complete
 
     def _window_listing(self, names, params, now_ms):
         window_s = self.query.window_s
         found, failed = self._list(names, {**params, **cluster.window_params(now_ms - window_s * 1000)})
-        unsettled = [n for n in names if n not in failed
-                     and not any(s.state == SUCCESS for s in found.get(n, ()))]
-        if unsettled:
+        window_of = {n: window_s for n in names}
+        unsettled = [n for n in names if n not in failed and not self._settled(found.get(n, ()), now_ms)]
+        for _ in range(WIDENING_STEPS):
+            if not unsettled:
+                break
             window_s *= WIDENING
             since = now_ms - window_s * 1000
-            more, bad = self._list(unsettled, {**params, **cluster.window_params(since)})
+            more, bad = self._list(unsettled, {**params, **cluster.window_params(since)},
+                                   what="look further back for a success")
             found.update({n: more.get(n, []) for n in unsettled})
             failed.update(bad)
-        return found, failed, window_s
+            window_of.update({n: window_s for n in unsettled})
+            unsettled = [n for n in unsettled if n not in failed and not self._settled(found[n], now_ms)]
+        readable = [n for n in names if n not in failed]
+        if readable:
+            self._current(readable, found)
+        complete = {n: False for n in names}
+        if self.query.history or self.query.recent:
+            self._history(readable, found, params, now_ms, window_of, complete)
+        return found, failed, window_of, complete
+
+    def _history(self, names, found, params, now_ms, window_of, complete):
+        """-v and --failed-in-last N: the newest snapshots started before the
+        window, for each repository whose window held fewer than HISTORY
+        snapshots (-v) or N completed ones (one request each)."""
+        for name in names:
+            have = [s for s in found.get(name, ()) if s.start_ms >= now_ms - window_of[name] * 1000]
+            wanted = max(HISTORY - len(have) if self.query.history else 0,
+                         self.query.recent - sum(1 for s in have if not s.running))
+            if wanted <= 0:
+                continue
+            before = now_ms - window_of[name] * 1000 - 1
+            query = {**params, "sort": "start_time", "order": "desc",
+                     "from_sort_value": str(before), "size": str(wanted)}
+            more, _ = self._list([name], query, what="read older snapshots for -v")
+            older = more.get(name, [])
+            found.setdefault(name, []).extend(older)
+            complete[name] = len(older) < wanted  # the repository holds no more
 
     def _with_size(self, survey, info):
         """Bytes of the newest completed snapshot, from _status if the listing had none."""

@@ -50,10 +50,14 @@ def json_report(check, resource, notes=()):
                          notes, _metrics(check, resource))
     if survey is not None:
         now = survey.now_ms
+        document["notes"].extend(survey.extras)  # an optional extra this cluster lacks
         document["cluster"] = {"distribution": survey.info.distribution, "version": survey.info.number}
         document["repositories"] = [{
             "name": repo.name, "missing": repo.missing, "snapshots_read": len(repo.snapshots),
-            "failed_streak": repo.failed_streak, "newest": _snapshot(repo.newest, now),
+            "failed_streak": repo.failed_streak, "failed_streak_is_lower_bound": repo.streak_is_lower_bound,
+            "newest": _snapshot(repo.newest, now),
+            "set_aside_clock_skew": [_snapshot(s, now) for s in repo.skewed],
+            "newest_completed": _snapshot(repo.newest_completed, now),
             "newest_success": _snapshot(repo.newest_success, now)} for repo in survey.repositories]
         if survey.slm is not None:
             document["slm"] = {"mode": survey.slm.mode, "policies": [

@@ -6,12 +6,17 @@ exists.  The listing cannot show that; ``_slm/status``, ``_slm/policy`` and,
 from ES 8.7, ``_health_report`` can.  Shapes: ../shared/es-api.md §8.
 Stdlib only.
 """
+import json
 from collections import namedtuple
 
 from .snapshots import ResponseShapeError
 
+# enabled: False for a disabled OpenSearch snapshot-management policy;
+# deletion_failure_*: its last deletion (retention) run failed.
 Policy = namedtuple("Policy", "name repository next_ms last_success_ms last_success_name "
-                              "last_failure_ms last_failure_name last_failure_details")
+                              "last_failure_ms last_failure_name last_failure_details "
+                              "enabled deletion_failure_ms deletion_failure_details",
+                    defaults=(True, None, ""))
 Indicator = namedtuple("Indicator", "name status symptom")
 SlmFacts = namedtuple("SlmFacts", "mode policies")  # mode: RUNNING, STOPPING, STOPPED
 
@@ -27,7 +32,23 @@ def _record(item):
     when = _int(item.get("time")) or _int(item.get("start_time"))
     name = item.get("snapshot_name") if isinstance(item.get("snapshot_name"), str) else ""
     details = item.get("details") if isinstance(item.get("details"), str) else ""
-    return when, name, details
+    return when, name, readable_details(details)
+
+
+def readable_details(details):
+    """SLM stores a failure as the exception's JSON in a string
+    ({"type": ..., "reason": ..., "stack_trace": ...}): "type: reason"."""
+    if not details.lstrip().startswith("{"):
+        return details
+    try:
+        error = json.loads(details)
+    except ValueError:
+        return details  # truncated by Elasticsearch (1000 chars): shown as it is
+    if not isinstance(error, dict):
+        return details
+    kind, reason = error.get("type"), error.get("reason")
+    parts = [str(p) for p in (kind, reason) if isinstance(p, str) and p]
+    return ": ".join(parts) if parts else details
 
 
 def parse_slm_status(payload):
@@ -70,3 +91,67 @@ def parse_health(payload, names):
         symptom = item.get("symptom") if isinstance(item.get("symptom"), str) else ""
         found.append(Indicator(name, item["status"].lower(), symptom))
     return tuple(found)
+
+
+# OpenSearch snapshot management (index-management plugin, OpenSearch >= 2.1).
+# Shapes from the OpenSearch documentation, "Snapshot Management API"
+# (docs.opensearch.org, tuning-your-cluster/availability-and-recovery/
+# snapshots/sm-api): GET _plugins/_sm/policies answers {"policies": [{"_id",
+# "sm_policy": {"name", "enabled", "snapshot_config": {"repository"}, ...}}],
+# "total_policies"}; GET _plugins/_sm/policies/<names>/_explain answers
+# {"policies": [{"name", "enabled", "creation": {"current_state", "trigger":
+# {"time"}, "latest_execution": {"status", "start_time", "end_time", "info":
+# {"message", "cause"}}}, "deletion": {...}}]}.  Times are epoch ms;
+# status is IN_PROGRESS, SUCCESS, RETRYING, FAILED or TIME_LIMIT_EXCEEDED.
+SM_FAILED = ("FAILED", "TIME_LIMIT_EXCEEDED")
+
+
+def parse_sm_policies(payload):
+    """{policy name: repository} from GET _plugins/_sm/policies."""
+    items = payload.get("policies") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise ResponseShapeError("_plugins/_sm/policies has no 'policies' list")
+    policies = {}
+    for item in items:
+        policy = item.get("sm_policy") if isinstance(item, dict) else None
+        if isinstance(policy, dict) and isinstance(policy.get("name"), str):
+            config = policy.get("snapshot_config") if isinstance(policy.get("snapshot_config"), dict) else {}
+            repository = config.get("repository")
+            policies[policy["name"]] = repository if isinstance(repository, str) else ""
+    return policies
+
+
+def _execution(part):
+    """(status, time_ms, details) of a creation/deletion's latest_execution."""
+    latest = part.get("latest_execution") if isinstance(part, dict) else None
+    if not isinstance(latest, dict) or not isinstance(latest.get("status"), str):
+        return None, None, ""
+    when = _int(latest.get("end_time")) or _int(latest.get("start_time"))
+    info = latest.get("info") if isinstance(latest.get("info"), dict) else {}
+    texts = [info.get(k) for k in ("message", "cause")]
+    return latest["status"].upper(), when, ": ".join(t for t in texts if isinstance(t, str) and t)
+
+
+def parse_sm_explain(payload, repositories=None):
+    items = payload.get("policies") if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise ResponseShapeError("_plugins/_sm/policies/_explain has no 'policies' list")
+    policies = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise ResponseShapeError("an explained snapshot management policy has no name")
+        creation = item.get("creation") if isinstance(item.get("creation"), dict) else {}
+        trigger = creation.get("trigger") if isinstance(creation.get("trigger"), dict) else {}
+        status, when, details = _execution(creation)
+        deletion_status, deletion_when, deletion_details = _execution(item.get("deletion"))
+        failed = status in SM_FAILED
+        policies.append(Policy(
+            name=item["name"], repository=(repositories or {}).get(item["name"], ""),
+            next_ms=_int(trigger.get("time")),
+            last_success_ms=when if status == "SUCCESS" else None, last_success_name="",
+            last_failure_ms=when if failed else None, last_failure_name="",
+            last_failure_details=(f"{status}: {details}" if details else status) if failed else "",
+            enabled=item.get("enabled") is not False,
+            deletion_failure_ms=deletion_when if deletion_status in SM_FAILED else None,
+            deletion_failure_details=deletion_details if deletion_status in SM_FAILED else ""))
+    return tuple(sorted(policies, key=lambda p: p.name))

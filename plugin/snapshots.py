@@ -46,11 +46,22 @@ class Snapshot(namedtuple("Snapshot", [
         return max(0, self.end_ms - self.start_ms) // 1000
 
 
-class Repository(namedtuple("Repository", "name snapshots missing window_s notes",
-                            defaults=((), False, None, ()))):
+# A cluster clock a few minutes ahead is normal (NTP drift): such a start
+# counts as age 0.  One more than an hour ahead is suspect: that snapshot is
+# set aside (Repository.skewed) so it cannot pass for a fresh backup.
+SKEW_TOLERANCE_MS = 3600 * 1000
+
+
+class Repository(namedtuple("Repository", "name snapshots missing window_s notes skewed successes complete",
+                            defaults=((), False, None, (), (), frozenset({SUCCESS}), True))):
     """The snapshots read from one repository, newest first.
 
     ``window_s``: on clusters asked for a look-back window, its length.
+    ``skewed``: snapshots starting more than SKEW_TOLERANCE_MS in the future,
+    kept apart from ``snapshots``.  ``successes``: the states that count as
+    a success (SUCCESS, and any state --state-map maps to ok).
+    ``complete``: False when older snapshots exist that were not read (a
+    look-back window), so a failure streak may reach further back.
     """
     __slots__ = ()
 
@@ -60,23 +71,40 @@ class Repository(namedtuple("Repository", "name snapshots missing window_s notes
 
     @property
     def newest_success(self):
-        return next((s for s in self.snapshots if s.state == SUCCESS), None)
+        return next((s for s in self.snapshots if s.state in self.successes), None)
 
     @property
     def newest_completed(self):
         return next((s for s in self.snapshots if not s.running), None)
 
     @property
+    def running(self):
+        """Every snapshot still running, the longest-running first."""
+        return tuple(sorted((s for s in self.snapshots if s.running), key=lambda s: (s.start_ms, s.name)))
+
+    @property
     def failed_streak(self):
-        """Completed snapshots in a row, newest first, that were no SUCCESS."""
+        """Completed snapshots in a row, newest first, that were no success."""
         count = 0
         for snap in self.snapshots:
             if snap.running:
                 continue
-            if snap.state == SUCCESS:
+            if snap.state in self.successes:
                 break
             count += 1
         return count
+
+    def failed_recent(self, count):
+        """How many of the last ``count`` completed snapshots were no success."""
+        completed = [s for s in self.snapshots if not s.running][:count]
+        return sum(1 for s in completed if s.state not in self.successes)
+
+    @property
+    def streak_is_lower_bound(self):
+        """True when the streak reached the oldest snapshot read, and older
+        ones exist unread: the real streak may be longer."""
+        completed = [s for s in self.snapshots if not s.running]
+        return not self.complete and bool(completed) and self.failed_streak == len(completed)
 
 
 def newest_first(snapshots):

@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 import nagiosplugin
-from nagiosplugin import Ok
+from nagiosplugin import Ok, Unknown
 
 from .durations import format_duration
 from .wording import clean, clean_reason
@@ -44,27 +44,36 @@ class SnapshotSummary(nagiosplugin.Summary):
         return text
 
     def problem(self, results):
-        """The worst result's sentence, and how many other things are wrong."""
+        """The worst result's sentence, and how many other things are wrong.
+
+        A state the plugin does not know is never hidden behind another
+        problem (a new Elasticsearch state may mean a broken backup): it is
+        named after the deciding sentence."""
         first = results.first_significant
-        subjects = {self._subject(r) for r in results if r.state != Ok}
+        named = [r for r in results if r is not first and r.state == Unknown
+                 and r.metric and r.metric.name == "repository"]
+        subjects = {self._subject(r) for r in results if r.state != Ok and r not in named}
         subjects.discard(self._subject(first))
+        subjects -= {self._subject(r) for r in named}
         text = first.hint or str(first)
         if subjects:
             text += f" (+{len(subjects)} more)"
-        return text
+        return "; ".join([text] + [r.hint for r in named])
 
     def _subject(self, result):
         """What a result is about: a repository's name, or the kind of check."""
         metric, survey = result.metric, self.resource.survey
         if metric is None or survey is None:
             return "cluster"
-        if metric.name == "repository":
+        if metric.name in ("repository", "skew"):
             return "repository:" + metric.value.name
         snap = {"age": survey.stalest, "running": survey.running}.get(metric.name)
         if snap is not None:
             return "repository:" + snap.repository
         if metric.name == "failed_streak":
             return "repository:" + survey.streak[1]
+        if metric.name == "failed_recent":
+            return "repository:" + survey.failed_recent(self.resource.recent)[1]
         if metric.name == "health":
             return "health:" + metric.value.name
         return metric.name
@@ -74,6 +83,7 @@ class SnapshotSummary(nagiosplugin.Summary):
         lines += [f"note: {n}" for n in self.notes]
         survey = self.resource.survey
         if survey is not None:
+            lines += [f"note: {n}" for n in survey.extras]
             lines.append(f"cluster: {survey.info.label}")
             lines.extend(self._slm_lines(survey))
             for repo in survey.repositories:
@@ -84,14 +94,23 @@ class SnapshotSummary(nagiosplugin.Summary):
     def _slm_lines(survey):
         lines = []
         if survey.slm is not None:
-            lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
+            if survey.info.opensearch:
+                lines.append("snapshot management (OpenSearch):")
+            else:
+                lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
             for p in survey.slm.policies:
                 line = f"  policy {clean(p.name)} (repo {clean(p.repository)}):"
+                if not p.enabled:
+                    line += " disabled,"
                 if p.last_success_ms:
                     line += f" last success {clean(p.last_success_name)} {iso(p.last_success_ms)},"
                 if p.last_failure_ms:
                     line += f" last failure {iso(p.last_failure_ms)}"
                     line += f" ({clean_reason(p.last_failure_details, 80)})," if p.last_failure_details else ","
+                if p.deletion_failure_ms:
+                    line += f" last deletion failure {iso(p.deletion_failure_ms)}"
+                    line += (f" ({clean_reason(p.deletion_failure_details, 80)}),"
+                             if p.deletion_failure_details else ",")
                 line += f" next run {iso(p.next_ms)}" if p.next_ms else " no next run"
                 lines.append(line)
         for indicator in survey.health or ():
@@ -103,8 +122,13 @@ class SnapshotSummary(nagiosplugin.Summary):
         if repo.missing:
             return [f"repository {clean(repo.name)}: not registered"]
         shown = repo.snapshots[:RECENT_PER_REPOSITORY]
+        # Every running snapshot is listed, however long ago it started.
+        shown += tuple(s for s in repo.running if s not in shown)
         lines = [f"repository {clean(repo.name)}: {len(repo.snapshots)} snapshot(s) read"
                  + (f", newest {len(shown)}:" if shown else "")]
+        for snap in repo.skewed:
+            lines.append(f"  {clean(snap.name)} {clean(snap.state, 16)} {iso(snap.start_ms)} "
+                         "starts in the future: set aside (clock skew?)")
         for snap in shown:
             lines.append(
                 f"  {clean(snap.name)} {clean(snap.state, 16)} {iso(snap.start_ms)} "
@@ -120,6 +144,8 @@ class SnapshotSummary(nagiosplugin.Summary):
                     lines.append(f"    ... and {len(snap.failures) - FAILURES_SHOWN} more shard failures")
         if len(repo.snapshots) > len(shown):
             lines.append(f"  ... and {len(repo.snapshots) - len(shown)} older")
+        if repo.streak_is_lower_bound:
+            lines.append(f"  failed streak: at least {repo.failed_streak}; older snapshots were not read")
         return lines
 
     @staticmethod

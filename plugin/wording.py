@@ -10,8 +10,9 @@ from .durations import format_duration
 
 _UNSAFE = re.compile(r"[^\x21-\x7e]|[|`$'\"<>&~\\]")
 MAX_NAME = 48
-# The first line goes to pagers; the full reason is in the -v output.
-REASON_ON_STATUS_LINE = 40
+# The first line goes to pagers; the full reason is in the -v output.  With
+# a reason the status line runs to about 120 characters (README, States).
+REASON_ON_STATUS_LINE = 72
 
 
 def clean(text, limit=MAX_NAME):
@@ -25,6 +26,45 @@ def clean_reason(text, limit=120):
     text = " ".join(str(text).split()).replace("|", "/")
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cut_at_word(text, limit):
+    """Free text shortened at a word boundary, so the cause survives whole."""
+    text = clean_reason(text, len(str(text)) + 1)
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "..."
+
+
+_STEPS = (86400, 3600, 60, 1)
+
+
+def beyond(seconds, limit):
+    """An age past an upper limit, rounded up at the precision shown, so
+    "X old, more than Y" never reads as X <= Y (93601 s is 1d3h, not 1d2h).
+
+    >>> beyond(93601, "93600")
+    '1d3h'
+    >>> beyond(600, "@0:3600")
+    '10m'
+    """
+    body = limit[1:] if limit.startswith("@") else limit
+    end = body.rpartition(":")[2]
+    try:
+        past = not limit.startswith("@") and end and seconds > float(end)
+    except ValueError:
+        past = False
+    if not past:
+        return format_duration(seconds)
+    first = next((i for i, unit in enumerate(_STEPS) if seconds >= unit), len(_STEPS) - 1)
+    step = _STEPS[min(first + 1, len(_STEPS) - 1)]
+    if int(seconds) // step * step > float(end):
+        return format_duration(seconds)  # shown as usual, it already exceeds the limit
+    return format_duration(-(-int(seconds) // step) * step)
 
 
 def ago(seconds):
@@ -44,9 +84,10 @@ def snapshot_phrase(snap, now_ms):
     if snap.state == "INCOMPATIBLE":
         phrase += ", cannot be restored on this cluster"
     if snap.state == "FAILED" and snap.reason:
-        phrase += ": " + clean_reason(snap.reason, REASON_ON_STATUS_LINE)
+        phrase += ": " + cut_at_word(snap.reason, REASON_ON_STATUS_LINE)
     return phrase
 
 
 def window_phrase(window_s):
-    return f" in the last {format_duration(window_s)}" if window_s else ""
+    """How far back the check looked, when it did not read everything."""
+    return f" in the last {format_duration(window_s)} (the check looks no further back)" if window_s else ""

@@ -108,6 +108,9 @@ class Cluster:
         self.sorted_listing = sorted_listing
         self.slm_mode = "RUNNING"
         self.policies = {}            # name -> dict(repository, next_ms, last_success, last_failure)
+        # OpenSearch >= 2.1 snapshot management: name -> dict(repository, enabled,
+        # next_ms, creation=(status, time_ms, message), deletion=(...))
+        self.sm_policies = {}
         self.health = {"slm": ("green", "Snapshot Lifecycle Management is running"),
                        "repository_integrity": ("green", "All repositories are healthy.")}
         self.overrides = []           # (regex, Override)
@@ -206,6 +209,8 @@ class Cluster:
             return 200, self.root(), 0
         if parts[0] == "_slm":
             return self.slm(parts[1:])
+        if parts[:2] == ["_plugins", "_sm"]:
+            return self.sm(parts[2:])
         if parts[0] == "_health_report":
             if not self.es_at_least(8, 7):
                 return _no_handler(path)
@@ -241,6 +246,38 @@ class Cluster:
                                    f"snapshot lifecycle policy or policies {missing} not found", 404), 0
             return 200, {name: self.policy_body(name) for name in names}, 0
         return _no_handler("/_slm/" + "/".join(parts))
+
+    def sm(self, parts):
+        """OpenSearch snapshot management, shapes of the OpenSearch docs' sm-api page."""
+        if not self.opensearch or self.version < (2, 1) or parts[:1] != ["policies"]:
+            return _no_handler("/_plugins/_sm/" + "/".join(parts))
+        if len(parts) == 1:
+            items = [{"_id": f"{n}-sm-policy", "_version": 1, "_seq_no": 0, "_primary_term": 1,
+                      "sm_policy": {"name": n, "enabled": p.get("enabled", True), "schema_version": 15,
+                                    "creation": {"schedule": {"cron": {"expression": "0 1 * * *",
+                                                                       "timezone": "UTC"}}},
+                                    "snapshot_config": {"repository": p.get("repository", "backups")}}}
+                     for n, p in sorted(self.sm_policies.items())]
+            return 200, {"policies": items, "total_policies": len(items)}, 0
+        if len(parts) == 3 and parts[2] == "_explain":
+            names = [n for n in parts[1].split(",") if n in self.sm_policies]
+            if not names:
+                return 404, _error("resource_not_found_exception", "no such snapshot management policy", 404), 0
+            return 200, {"policies": [self.sm_explain(n) for n in names]}, 0
+        return _no_handler("/_plugins/_sm/" + "/".join(parts))
+
+    def sm_explain(self, name):
+        policy = self.sm_policies[name]
+        body = {"name": name, "policy_seq_no": 0, "policy_primary_term": 1,
+                "enabled": policy.get("enabled", True)}
+        for part in ("creation", "deletion"):
+            entry = {"current_state": f"{part.upper()}_START", "trigger": {"time": policy.get("next_ms", 0)}}
+            if policy.get(part):
+                status, when, message = policy[part]
+                entry["latest_execution"] = {"status": status, "start_time": when - 60_000, "end_time": when,
+                                             "info": {"message": message}}
+            body[part] = entry
+        return body
 
     def policy_body(self, name):
         policy = self.policies[name]
@@ -285,6 +322,12 @@ class Cluster:
         return cached[2], cached[3]
 
     def listing(self, repos, spec, query):
+        if spec == "_current":  # running snapshots only, from the cluster state: no loads
+            running = [(r, s) for r in repos for s in self._sorted(r)[1] if s.running]
+            body = {"snapshots": [self.render(r, s, False) for r, s in running]}
+            if self.es_at_least(7, 15):
+                body.update(total=len(running), remaining=0)
+            return 200, body, 0
         wanted = spec.split(",")
         order = query.get("order", "asc")
         bound = int(query["from_sort_value"]) if "from_sort_value" in query else None
@@ -537,7 +580,7 @@ def _demo(args):
     plugin (exit code 0-3, one status line), whatever state it reported."""
     behaved = True
     for name in (args.scenario,) if args.scenario else ("healthy", "running", "failed", "old"):
-        cluster = Cluster(args.family, scenario(name, int(time.time() * 1000)))
+        cluster = Cluster(_family(args, name), scenario(name, int(time.time() * 1000)))
         with Server(cluster) as server:
             command = [*_check_command(), "--url", server.url, *args.check_args]
             print(f"$ check_es_snapshot --url {server.url} {' '.join(args.check_args)}"
@@ -549,9 +592,16 @@ def _demo(args):
     return 0 if behaved else 1
 
 
+def _family(args, name):
+    """Alibaba Cloud's offer is Elasticsearch 7.10 (as the README's example
+    says), unless --family names another."""
+    return args.family or ("es7.10" if name == "aliyun" else "es8")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.fake_es", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--family", choices=sorted(FAMILIES), default="es8")
+    parser.add_argument("--family", choices=sorted(FAMILIES),
+                        help="version family (default: es7.10 for --scenario aliyun, else es8)")
     parser.add_argument("--scenario", choices=SCENARIOS)
     parser.add_argument("--port", type=int, default=9200)
     parser.add_argument("--demo", action="store_true",
@@ -560,7 +610,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.demo:
         return _demo(args)
-    cluster = Cluster(args.family, scenario(args.scenario or "healthy", int(time.time() * 1000)))
+    cluster = Cluster(_family(args, args.scenario or "healthy"),
+                      scenario(args.scenario or "healthy", int(time.time() * 1000)))
     with Server(cluster, port=args.port) as server:
         print(f"simulated {cluster.distribution} {cluster.number} at {server.url} (Ctrl-C stops)")
         try:

@@ -30,7 +30,7 @@ def test_perfdata_tables_agree(help_text):
     section = README.split("## Perfdata")[1].split("\n## ")[0]  # not the metrics tables further down
     in_readme = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
     assert in_help == in_readme == ["age", "duration", "size", "shards_failed", "running",
-                                    "failed_streak"]
+                                    "failed_streak", "failed_recent"]
 
 
 def test_states_are_documented_in_both(help_text):
