@@ -27,7 +27,7 @@ def build_check(settings, client, now_ms=None):
     resource = SnapshotResource(
         client, Query(repositories=settings.repositories, window_s=settings.window_s,
                       sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
-                      health=settings.health),
+                      health=settings.health, verbose=settings.verbose, format=settings.format),
         now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,

@@ -64,10 +64,16 @@ class EsClient:
     def get(self, path, params=None, *, what="request"):
         """Decoded JSON body of a GET; 404 raises EsError with its type."""
         shown = path + ("?" + urlencode(params) if params else "")
+        # The field list is long and the same every run: -vv names the request
+        # without it (the log has 2000 bytes for all requests), -vvv shows it.
+        brief = {k: v for k, v in (params or {}).items() if k != "filter_path"}
+        logged = path + ("?" + urlencode(brief) if brief else "")
+        if brief != (params or {}):
+            log.debug("fields asked for: %s", params["filter_path"])
         for attempt in (1, 2):
             status, headers, body, elapsed = self._fetch(shown, what)
             self.requests_made.append((shown, status, len(body), elapsed))
-            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", shown, status, len(body), elapsed * 1000)
+            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", logged, status, len(body), elapsed * 1000)
             # Redact, then cut: a secret cut in half would escape the redactor.
             excerpt = self.redact(body[:512].decode("utf-8", "replace"))
             log.debug("response body starts: %s", clean_reason(excerpt, 160))

@@ -26,9 +26,11 @@ WIDENING = 8
 # repositories: empty for every registered one; window_s: look-back in
 # seconds or None; sizes: collect bytes (may cost one _status request);
 # policy: only snapshots of this SLM / snapshot-management policy;
-# slm, health: also read SLM status and policies, the health report.
-Query = namedtuple("Query", "repositories window_s sizes policy slm health",
-                   defaults=((), None, True, "", False, False))
+# slm, health: also read SLM status and policies, the health report;
+# verbose, format: what the run shows (-v, --format), so it asks for no
+# field it will not show (SnapshotReader.fields).
+Query = namedtuple("Query", "repositories window_s sizes policy slm health verbose format",
+                   defaults=((), None, True, "", False, False, 0, "nagios"))
 HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
@@ -65,6 +67,25 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health", default
         return min(successes, key=lambda s: s.start_ms) if successes else None
 
 
+def as_unfiltered(payload, params):
+    """A listing body as the parser knows it, whether filter_path was honoured.
+
+    Elasticsearch drops an array its filter left empty: a repository without
+    snapshots answers ``{}``, a ``responses`` item loses its ``snapshots``.
+    Put the empty lists back, only when a filter was sent and only where
+    nothing but filtered keys is left, so a body of another shape still
+    fails as one.
+    """
+    if "filter_path" not in params or not isinstance(payload, dict):
+        return payload
+    if "snapshots" not in payload and "responses" not in payload and set(payload) <= {"failures"}:
+        return {**payload, "snapshots": []}
+    for item in payload.get("responses") if isinstance(payload.get("responses"), list) else ():
+        if isinstance(item, dict) and "error" not in item:
+            item.setdefault("snapshots", [])
+    return payload
+
+
 def path_of(*segments):
     """URL path from names that may hold any character (repository names)."""
     return "/" + "/".join(quote(s, safe=",*") for s in segments)
@@ -74,6 +95,17 @@ class SnapshotReader:
     def __init__(self, client, query):
         self.client = client
         self.query = query
+
+    def fields(self, info):
+        """The per-snapshot fields this run reads: the judgement's, sizes
+        where the listing has them, the shard failures only for -v and JSON,
+        policies only when filtered by or reported (JSON).  Every listing
+        request asks for these alone."""
+        query = self.query
+        json_report = query.format == "json"
+        return cluster.snapshot_fields(sizes=query.sizes and info.index_details,
+                                       policy=bool(query.policy) or json_report,
+                                       shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
         info = self._cluster_info()
@@ -130,7 +162,7 @@ class SnapshotReader:
         """({repo: [Snapshot]}, {repo: failure}, window_s or None)."""
         if not names:
             return {}, {}, None
-        params = cluster.listing_params(info, index_details=self.query.sizes)
+        params = cluster.listing_params(info, index_details=self.query.sizes, fields=self.fields(info))
         try:
             if info.strategy == cluster.WINDOW and self.query.window_s:
                 if self.query.policy:  # pruned by the cluster, before any metadata is read
@@ -142,7 +174,8 @@ class SnapshotReader:
             if exc.status != 400 or "unrecognized parameter" not in str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
-            params = {"ignore_unavailable": "true"}
+            params = {k: v for k, v in params.items() if k in cluster.UNIVERSAL
+                      and f"[{k}]" not in str(exc)}
         if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
             return self._list(names, params) + (None,)
         return self._per_repository(names, params) + (None,)
@@ -151,7 +184,7 @@ class SnapshotReader:
         found, failed = {}, {}
         payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
                                   what="list snapshots")
-        more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
+        more, bad = parse_listing(as_unfiltered(payload, params), names[0] if len(names) == 1 else None)
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
         failed.update(bad)
@@ -168,7 +201,7 @@ class SnapshotReader:
                     raise
                 failed[name] = "repository disappeared while reading"
                 continue
-            more, bad = parse_listing(payload, name)
+            more, bad = parse_listing(as_unfiltered(payload, params), name)
             found.setdefault(name, []).extend(more.get(name, []))
             failed.update(bad)
         return found, failed
@@ -207,7 +240,7 @@ class SnapshotReader:
             return survey  # ES >= 7.13 said nothing: the size is not known there either
         try:
             payload = self.client.get(path_of("_snapshot", target.repository, target.name, "_status"),
-                                      what="read the snapshot size")
+                                      {"filter_path": cluster.STATUS_FILTER}, what="read the snapshot size")
         except EsError as exc:
             log.info("snapshot size not available: %s", exc)
             return survey
