@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from . import cluster, slm
 from .errors import EsError
-from .snapshots import (Repository, SUCCESS, newest_first,
-                        parse_listing, parse_repositories, parse_status_size)
+from .snapshots import (Repository, SUCCESS, decode_listing, newest_first,
+                        parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
@@ -65,25 +65,6 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health", default
         """Newest success of the repository whose newest success is oldest."""
         successes = [r.newest_success for r in self.repositories if r.newest_success]
         return min(successes, key=lambda s: s.start_ms) if successes else None
-
-
-def as_unfiltered(payload, params):
-    """A listing body as the parser knows it, whether filter_path was honoured.
-
-    Elasticsearch drops an array its filter left empty: a repository without
-    snapshots answers ``{}``, a ``responses`` item loses its ``snapshots``.
-    Put the empty lists back, only when a filter was sent and only where
-    nothing but filtered keys is left, so a body of another shape still
-    fails as one.
-    """
-    if "filter_path" not in params or not isinstance(payload, dict):
-        return payload
-    if "snapshots" not in payload and "responses" not in payload and set(payload) <= {"failures"}:
-        return {**payload, "snapshots": []}
-    for item in payload.get("responses") if isinstance(payload.get("responses"), list) else ():
-        if isinstance(item, dict) and "error" not in item:
-            item.setdefault("snapshots", [])
-    return payload
 
 
 def path_of(*segments):
@@ -182,9 +163,9 @@ class SnapshotReader:
 
     def _list(self, names, params):
         found, failed = {}, {}
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
-                                  what="list snapshots")
-        more, bad = parse_listing(as_unfiltered(payload, params), names[0] if len(names) == 1 else None)
+        more, bad = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
+                                    what="list snapshots",
+                                    decode=self._decoder(params, names[0] if len(names) == 1 else None))
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
         failed.update(bad)
@@ -194,17 +175,22 @@ class SnapshotReader:
         found, failed = {}, {}
         for name in names:
             try:
-                payload = self.client.get(path_of("_snapshot", name, "_all"), params,
-                                          what="list snapshots")
+                more, bad = self.client.get(path_of("_snapshot", name, "_all"), params,
+                                            what="list snapshots", decode=self._decoder(params, name))
             except EsError as exc:
                 if exc.error_type != "repository_missing_exception":
                     raise
                 failed[name] = "repository disappeared while reading"
                 continue
-            more, bad = parse_listing(as_unfiltered(payload, params), name)
             found.setdefault(name, []).extend(more.get(name, []))
             failed.update(bad)
         return found, failed
+
+    @staticmethod
+    def _decoder(params, repository):
+        """Body -> ({repo: [Snapshot]}, {repo: failure}), never the whole body as dicts."""
+        filtered = "filter_path" in params
+        return lambda body: decode_listing(body, repository, filtered)
 
     def _newest_first_listing(self, names, params):
         """ES 7.14-7.15: the newest snapshot only, all only when it is no success."""

@@ -310,7 +310,9 @@ class Cluster:
                          for name in self.repositories}, 0
         unknown = [p for p in query if not self.accepts(p)]
         if unknown:
-            reason = f"request [{path}] contains unrecognized parameter: [{unknown[0]}]"
+            # Elasticsearch names every one (BaseRestHandler.unrecognized)
+            reason = (f"request [{path}] contains unrecognized parameter{'s' if len(unknown) > 1 else ''}: "
+                      + ", ".join(f"[{p}]" for p in unknown))
             return 400, _error("illegal_argument_exception", reason, 400), 0
         repos, missing = self.select_repositories(parts[1])
         if missing:
