@@ -6,7 +6,9 @@ parameters that version rejects (HTTP 400), compresses when asked, and counts
 per request the snapshot metadata a real cluster would load from the
 repository: every snapshot it reads before sorting and paging (those excluded
 by ``from_sort_value`` are not read) and one read per shard for the
-``_status`` of a completed snapshot.
+``_status`` of a completed snapshot.  Every 200 honours ``filter_path`` as
+Elasticsearch does (see filter_path; ``Cluster.filter_path = False`` ignores
+it), and ``index_names`` sets how many indices a snapshot holds.
 
 Used by the end-to-end tests, the benchmark and the README demo::
 
