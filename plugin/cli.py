@@ -30,7 +30,8 @@ def build_check(settings, client, now_ms=None):
         client, Query(repositories=settings.repositories, window_s=settings.window_s,
                       sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
                       health=settings.health, successes=settings.successes,
-                      history=settings.verbose >= 1, recent=settings.failed_in_last),
+                      history=settings.verbose >= 1, recent=settings.failed_in_last,
+                      verbose=settings.verbose, format=settings.format),
         now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,

@@ -63,13 +63,24 @@ class EsClient:
         return (len(self.requests_made), sum(r[2] for r in self.requests_made),
                 sum(r[3] for r in self.requests_made))
 
-    def get(self, path, params=None, *, what="request"):
-        """Decoded JSON body of a GET; 404 raises EsError with its type."""
+    def get(self, path, params=None, *, what="request", decode=None):
+        """Decoded JSON body of a GET; 404 raises EsError with its type.
+
+        ``decode`` turns the bytes of a 200 into the value returned, instead
+        of json.loads (a listing is parsed as it is decoded); it raises what
+        json.loads raises on a body that is not JSON.
+        """
         shown = path + ("?" + urlencode(params) if params else "")
+        # The field list is long and the same every run: -vv names the request
+        # without it (the log has 2000 bytes for all requests), -vvv shows it.
+        brief = {k: v for k, v in (params or {}).items() if k != "filter_path"}
+        logged = path + ("?" + urlencode(brief) if brief else "")
+        if brief != (params or {}):
+            log.debug("fields asked for: %s", params["filter_path"])
         for attempt in (1, 2):
             status, headers, body, elapsed = self._fetch(shown, what)
             self.requests_made.append((shown, status, len(body), elapsed))
-            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", shown, status, len(body), elapsed * 1000)
+            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", logged, status, len(body), elapsed * 1000)
             # Redact, then cut: a secret cut in half would escape the redactor.
             excerpt = self.redact(body[:512].decode("utf-8", "replace"))
             log.debug("response body starts: %s", clean_reason(excerpt, 160))
@@ -78,7 +89,7 @@ class EsClient:
                 break
             log.info("HTTP %s, retrying once after %gs (Retry-After)", status, wait)
             time.sleep(wait)
-        payload = self._decode(body, status, what)
+        payload = self._decode(body, status, what, decode if status == 200 else None)
         if status != 200:
             error = self._status_error(status, payload, what)
             if wait is not None and attempt == 1:
@@ -119,9 +130,9 @@ class EsClient:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _decode(self, body, status, what):
+    def _decode(self, body, status, what, decode=None):
         try:
-            return json.loads(body)
+            return (decode or json.loads)(body)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             pass
         if status >= 500:

@@ -74,12 +74,56 @@ def parse_cluster_info(payload):
     return ClusterInfo(distribution=distribution, version=parts, number=number)
 
 
-def listing_params(info, *, index_details=True):
-    """Query parameters every listing on this cluster carries."""
+# What the check reads of each snapshot (snapshots.parse_snapshot), by the
+# view that needs it.  filter_path (ES >= 1.6, every OpenSearch) makes the
+# cluster send only these: it still reads every snapshot's metadata, but the
+# index names, uuids, versions and shard failures nobody shows stay home.
+JUDGED = ("snapshot", "repository", "state", "reason", "start_time_in_millis",
+          "end_time_in_millis", "duration_in_millis", "shards.total", "shards.failed")
+SIZE = ("index_details.*.size_in_bytes",)
+POLICY = ("metadata.policy", "metadata.sm_policy")   # SLM, OpenSearch SM
+SHARD_FAILURES = ("failures.index", "failures.shard_id", "failures.reason")
+# Sent unfiltered in the response whatever the fields (small, rare): a
+# repository that could not be read (ES 7.14+ multi-repository listing).
+REPOSITORY_FAILURES = ("failures",)
+# Parameters every version accepts: kept when a cluster rejects the others.
+UNIVERSAL = ("ignore_unavailable", "filter_path")
+
+
+def snapshot_fields(*, sizes=True, policy=False, shard_failures=False):
+    """The per-snapshot fields a run reads: ``policy`` when it filters by
+    policy or reports it (JSON), ``shard_failures`` when it shows them (-v,
+    JSON), sizes unless --no-size."""
+    return JUDGED + (SIZE if sizes else ()) + (POLICY if policy else ()) + \
+        (SHARD_FAILURES if shard_failures else ())
+
+
+def listing_filter(info, fields):
+    """``filter_path`` of a get-snapshots request that reads ``fields``.
+
+    Only ES 8.0 development builds wrapped the listing in ``responses``
+    (es-api.md §1.2): the wrapper's paths are asked for there only.
+    """
+    paths = [f"snapshots.{f}" for f in fields] + list(REPOSITORY_FAILURES)
+    if info.at_least(8, 0):
+        paths += ["responses.repository", "responses.error"] + [f"responses.snapshots.{f}" for f in fields]
+    return ",".join(paths)
+
+
+# _status of one snapshot: only its total size (both stats shapes, es-api.md
+# §4), not the per-index and per-shard stats of a snapshot of many indices.
+STATUS_FILTER = "snapshots.stats.total.size_in_bytes,snapshots.stats.total_size_in_bytes"
+
+
+def listing_params(info, *, index_details=True, fields=None):
+    """Query parameters every listing on this cluster carries; ``fields``
+    (see snapshot_fields) limits the answer to what the check reads."""
     # One unreadable snapshot must not hide the rest of the repository.
     params = {"ignore_unavailable": "true"}
     if index_details and info.index_details:
         params["index_details"] = "true"
+    if fields:
+        params["filter_path"] = listing_filter(info, fields)
     return params
 
 

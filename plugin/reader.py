@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 from . import cluster, slm
 from .errors import EsError
-from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, newest_first,
-                        parse_listing, parse_repositories, parse_status_size)
+from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, decode_listing, newest_first,
+                        parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
@@ -43,9 +43,13 @@ HISTORY = 10
 # slm, health: also read SLM status and policies, the health report.
 # successes: the states that count as a success (SUCCESS and any state
 # --state-map maps to ok); history: read HISTORY snapshots per repository (-v);
-# recent: read the last N completed snapshots per repository (--failed-in-last).
-Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent",
-                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0))
+# recent: read the last N completed snapshots per repository (--failed-in-last);
+# verbose, format: what the run shows (-v, --format), so it asks for no
+# field it will not show (SnapshotReader.fields).
+Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent "
+                   "verbose format",
+                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0, 0,
+                             "nagios"))
 HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
@@ -104,6 +108,17 @@ class SnapshotReader:
     def __init__(self, client, query):
         self.client = client
         self.query = query
+
+    def fields(self, info):
+        """The per-snapshot fields this run reads: the judgement's, sizes
+        where the listing has them, the shard failures only for -v and JSON,
+        policies only when filtered by or reported (JSON).  Every listing
+        request asks for these alone."""
+        query = self.query
+        json_report = query.format == "json"
+        return cluster.snapshot_fields(sizes=query.sizes and info.index_details,
+                                       policy=bool(query.policy) or json_report,
+                                       shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
         info = self._cluster_info()
@@ -218,7 +233,7 @@ class SnapshotReader:
         """({repo: [Snapshot]}, {repo: failure}, {repo: window_s}, {repo: complete})."""
         if not names:
             return {}, {}, {}, {}
-        params = cluster.listing_params(info, index_details=self.query.sizes)
+        params = cluster.listing_params(info, index_details=self.query.sizes, fields=self.fields(info))
         try:
             if info.strategy == cluster.WINDOW and self.query.window_s:
                 if self.query.policy:  # pruned by the cluster, before any metadata is read
@@ -230,15 +245,16 @@ class SnapshotReader:
             if exc.status != 400 or "unrecognized parameter" not in str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
-            params = {"ignore_unavailable": "true"}
+            params = {k: v for k, v in params.items() if k in cluster.UNIVERSAL
+                      and f"[{k}]" not in str(exc)}
         if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
             return self._list(names, params) + ({}, {})
         return self._per_repository(names, params) + ({}, {})
 
     def _list(self, names, params, what="list snapshots"):
         found, failed = {}, {}
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params, what=what)
-        more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
+        more, bad = self.client.get(path_of("_snapshot", ",".join(names), "*"), params, what=what,
+                                    decode=self._decoder(params, names[0] if len(names) == 1 else None))
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
         failed.update(bad)
@@ -248,26 +264,33 @@ class SnapshotReader:
         found, failed = {}, {}
         for name in names:
             try:
-                payload = self.client.get(path_of("_snapshot", name, "_all"), params,
-                                          what="list snapshots")
+                more, bad = self.client.get(path_of("_snapshot", name, "_all"), params,
+                                            what="list snapshots", decode=self._decoder(params, name))
             except EsError as exc:
                 if exc.error_type != "repository_missing_exception":
                     raise
                 failed[name] = "repository disappeared while reading"
                 continue
-            more, bad = parse_listing(payload, name)
             found.setdefault(name, []).extend(more.get(name, []))
             failed.update(bad)
         return found, failed
 
-    def _current(self, names, found):
+    @staticmethod
+    def _decoder(params, repository):
+        """Body -> ({repo: [Snapshot]}, {repo: failure}), never the whole body as dicts."""
+        filtered = "filter_path" in params
+        return lambda body: decode_listing(body, repository, filtered)
+
+    def _current(self, names, found, params):
         """Add the running snapshots, from the cluster state (cheap: no
         repository reads), to what the listing found: one that started
         before the look-back window, or behind a newer snapshot on 7.14-7.15,
         must still be judged by --running-*."""
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "_current"),
-                                  what="list running snapshots")
-        more, _ = parse_listing(payload, names[0] if len(names) == 1 else None)
+        # The listing's field filter, without the listing's own parameters.
+        params = {k: v for k, v in params.items() if k == "filter_path"}
+        more, _ = self.client.get(path_of("_snapshot", ",".join(names), "_current"), params,
+                                  what="list running snapshots",
+                                  decode=self._decoder(params, names[0] if len(names) == 1 else None))
         for name, snaps in more.items():
             if name in names:
                 found.setdefault(name, []).extend(snaps)
@@ -287,7 +310,7 @@ class SnapshotReader:
             found.update(more)
             failed.update(bad)
         complete = {n: n in unsettled or len(found.get(n, ())) < int(first["size"]) for n in names}
-        self._current([n for n in names if n not in failed], found)
+        self._current([n for n in names if n not in failed], found, params)
         return found, failed, {}, complete
 
     def _window_listing(self, names, params, now_ms):
@@ -308,7 +331,7 @@ class SnapshotReader:
             unsettled = [n for n in unsettled if n not in failed and not self._settled(found[n], now_ms)]
         readable = [n for n in names if n not in failed]
         if readable:
-            self._current(readable, found)
+            self._current(readable, found, params)
         complete = {n: False for n in names}
         if self.query.history or self.query.recent:
             self._history(readable, found, params, now_ms, window_of, complete)
@@ -341,7 +364,7 @@ class SnapshotReader:
             return survey  # ES >= 7.13 said nothing: the size is not known there either
         try:
             payload = self.client.get(path_of("_snapshot", target.repository, target.name, "_status"),
-                                      what="read the snapshot size")
+                                      {"filter_path": cluster.STATUS_FILTER}, what="read the snapshot size")
         except EsError as exc:
             log.info("snapshot size not available: %s", exc)
             return survey

@@ -6,7 +6,11 @@ a negative ``duration_in_millis``) is dealt with here, so the rest of the
 plugin works on plain facts.  A body of the wrong shape raises
 ``ResponseShapeError`` naming the first thing that was wrong.
 """
+import json
+import re
+import sys
 from collections import namedtuple
+from json.decoder import scanstring
 
 SUCCESS = "SUCCESS"
 IN_PROGRESS = "IN_PROGRESS"
@@ -168,8 +172,9 @@ def parse_snapshot(entry, repository):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: shard counts are not numbers")
     return Snapshot(
         name=_field(entry, "snapshot", str, required=True),
-        repository=_field(entry, "repository", str, default=repository),
-        state=_field(entry, "state", str, required=True).upper(),
+        # The same few strings in every snapshot: one copy each, not 100,000.
+        repository=_interned(_field(entry, "repository", str, default=repository)),
+        state=sys.intern(_field(entry, "state", str, required=True).upper()),
         start_ms=_field(entry, "start_time_in_millis", int, required=True),
         end_ms=_field(entry, "end_time_in_millis", int, default=0),
         duration_ms=_field(entry, "duration_in_millis", int, default=0),
@@ -178,8 +183,12 @@ def parse_snapshot(entry, repository):
         reason=(_field(entry, "reason", str, default="") or "").strip(),
         failures=_failures(entry),
         size_bytes=_size_from_index_details(entry),
-        policy=_policy(entry),
+        policy=_interned(_policy(entry)),
     )
+
+
+def _interned(text):
+    return sys.intern(text) if isinstance(text, str) else text
 
 
 def parse_listing(payload, repository=None):
@@ -209,15 +218,107 @@ def parse_listing(payload, repository=None):
     entries = payload.get("snapshots")
     if not isinstance(entries, list):
         raise ResponseShapeError("the snapshot listing has no 'snapshots' list")
-    for entry in entries:
-        snap = parse_snapshot(entry, repository)
+    return _grouped((parse_snapshot(entry, repository) for entry in entries), payload.get("failures"))
+
+
+def _grouped(snapshots, failures):
+    grouped, failed = {}, {}
+    for snap in snapshots:
         if snap.repository is None:
             raise ResponseShapeError(f"snapshot {snap.name!r} names no repository")
         grouped.setdefault(snap.repository, []).append(snap)
-    if isinstance(payload.get("failures"), dict):
-        for name, error in payload["failures"].items():
+    if isinstance(failures, dict):
+        for name, error in failures.items():
             failed[str(name)] = error_reason(error)
     return grouped, failed
+
+
+def refill_filtered(payload):
+    """A listing body as parse_listing knows it, after filter_path.
+
+    Elasticsearch drops an array its filter left empty: a repository without
+    snapshots answers ``{}``, a ``responses`` item loses its ``snapshots``.
+    The empty lists are put back only where nothing but filtered keys is
+    left, so a body of another shape still fails as one.
+    """
+    if not isinstance(payload, dict):
+        return payload
+    if "snapshots" not in payload and "responses" not in payload and set(payload) <= {"failures"}:
+        return {**payload, "snapshots": []}
+    for item in payload.get("responses") if isinstance(payload.get("responses"), list) else ():
+        if isinstance(item, dict) and "error" not in item:
+            item.setdefault("snapshots", [])
+    return payload
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")
+
+
+def _skip(text, at):
+    return _SPACE.match(text, at).end()
+
+
+def _after(text, at, closing):
+    """Index past a ``,`` (False) or the ``closing`` bracket (True) at ``at``."""
+    at = _skip(text, at)
+    if text.startswith(",", at):
+        return _skip(text, at + 1), False
+    if text.startswith(closing, at):
+        return at + 1, True
+    raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+
+
+def decode_listing(body, repository=None, filtered=False):
+    """``parse_listing(json.loads(body))``, one snapshot at a time.
+
+    json.loads would build a dict for every snapshot before the first one
+    is parsed: for 100,000 snapshots that is most of a check's memory.  Here
+    the top-level object is walked by hand and each entry of ``snapshots``
+    is decoded, turned into a Snapshot and dropped, so memory follows the
+    number of snapshots, not the size of the body.  Anything but a plain
+    ``{"snapshots": [...]}`` (the ``responses`` wrapper, an error) is
+    decoded whole and given to parse_listing.  ``filtered``: filter_path
+    was sent (see refill_filtered).  Malformed JSON raises JSONDecodeError
+    as json.loads would.
+    """
+    text = body.decode(json.detect_encoding(body)) if isinstance(body, bytes) else body
+    decoder = json.JSONDecoder()
+    at = _skip(text, 0)
+    if not text.startswith("{", at):
+        payload = json.loads(text)
+        return parse_listing(refill_filtered(payload) if filtered else payload, repository)
+    rest, snapshots = {}, None
+    at, done = _skip(text, at + 1), text.startswith("}", _skip(text, at + 1))
+    at += done
+    while not done:
+        if not text.startswith('"', at):
+            raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
+        key, at = scanstring(text, at + 1)
+        at = _skip(text, at)
+        if not text.startswith(":", at):
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+        at = _skip(text, at + 1)
+        if key == "snapshots" and text.startswith("[", at):
+            snapshots, at = [], _skip(text, at + 1)
+            closed = text.startswith("]", at)
+            at += closed
+            while not closed:
+                entry, at = decoder.raw_decode(text, at)
+                snapshots.append(parse_snapshot(entry, repository))
+                at, closed = _after(text, at, "]")
+            rest.pop(key, None)
+        else:
+            rest[key], at = decoder.raw_decode(text, at)
+            if key == "snapshots":
+                snapshots = None
+        at, done = _after(text, at, "}")
+    if _skip(text, at) != len(text):
+        raise json.JSONDecodeError("Extra data", text, at)
+    if snapshots is None:
+        return parse_listing(refill_filtered(rest) if filtered else rest, repository)
+    if isinstance(rest.get("responses"), list):  # parse_listing reads the wrapper first
+        return parse_listing(refill_filtered(rest) if filtered else rest, repository)
+    return _grouped(snapshots, rest.get("failures"))
 
 
 def error_reason(error):

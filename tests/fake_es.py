@@ -6,7 +6,9 @@ parameters that version rejects (HTTP 400), compresses when asked, and counts
 per request the snapshot metadata a real cluster would load from the
 repository: every snapshot it reads before sorting and paging (those excluded
 by ``from_sort_value`` are not read) and one read per shard for the
-``_status`` of a completed snapshot.
+``_status`` of a completed snapshot.  Every 200 honours ``filter_path`` as
+Elasticsearch does (see filter_path; ``Cluster.filter_path = False`` ignores
+it), and ``index_names`` sets how many indices a snapshot holds.
 
 Used by the end-to-end tests, the benchmark and the README demo::
 
@@ -17,6 +19,7 @@ import argparse
 import base64
 import bisect
 import fnmatch
+import functools
 import gzip
 import json
 import os
@@ -60,6 +63,92 @@ _ES_PARAMS = {"index_details": (7, 13), "include_repository": (7, 14), "sort": (
 
 def iso(ms):
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def filter_path(body, spec):
+    """``body`` as Elasticsearch sends it for ``?filter_path=spec``.
+
+    Comma-separated dotted paths; ``*`` in a segment is a glob on one field
+    name (dots in the name included), ``**`` any number of levels; arrays are
+    traversed transparently; a leading ``-`` excludes.  As in Elasticsearch's
+    FilterPathBasedFilter, an object or array left empty by an include filter
+    is dropped (so an empty listing becomes ``{}``), while an exclude keeps
+    what was empty to begin with.  Error bodies are never filtered there
+    (AbstractRestChannel.newErrorBuilder): the caller passes only 200s.
+    """
+    paths = [p.strip() for p in spec.split(",") if p.strip()]
+    includes = tuple(tuple(p.split(".")) for p in paths if not p.startswith("-"))
+    excludes = tuple(tuple(p[1:].split(".")) for p in paths if p.startswith("-") and len(p) > 1)
+    if includes:
+        body = _include(body, includes)
+        body = {} if body is _DROP else body
+    if excludes:
+        body = _exclude(body, excludes)
+        body = {} if body is _DROP else body
+    return body
+
+
+_DROP = object()
+
+
+@functools.lru_cache(maxsize=1 << 16)  # the same few field names, snapshot after snapshot
+def _step(name, paths):
+    """(whole, deeper): does a path end at field ``name``, which go on below it."""
+    whole, deeper = False, []
+    for path in paths:
+        head, rest = path[0], path[1:]
+        if head == "**":
+            if not rest:
+                return True, ()
+            deeper.append(path)              # ** spans this level too
+            more_whole, more = _step(name, (rest,))
+            whole |= more_whole
+            deeper.extend(more)
+        elif head == name or ("*" in head and fnmatch.fnmatchcase(name, head)):
+            if not rest:
+                return True, ()
+            deeper.append(rest)
+    return whole, tuple(deeper)
+
+
+def _include(value, paths):
+    if isinstance(value, list):
+        kept = [v for v in (_include(item, paths) for item in value) if v is not _DROP]
+        return kept or _DROP
+    if not isinstance(value, dict):
+        return _DROP  # a scalar where the paths go deeper
+    kept = {}
+    for key, item in value.items():
+        whole, deeper = _step(key, paths)
+        item = item if whole else (_include(item, deeper) if deeper else _DROP)
+        if item is not _DROP:
+            kept[key] = item
+    return kept or _DROP
+
+
+def _exclude(value, paths):
+    if isinstance(value, list):
+        kept = [v for v in (_exclude(item, paths) for item in value) if v is not _DROP]
+        return kept if kept or not value else _DROP
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        whole, deeper = _step(key, paths)
+        item = _DROP if whole else (_exclude(item, deeper) if deeper else item)
+        if item is not _DROP:
+            kept[key] = item
+    return kept if kept or not value else _DROP
+
+
+def honours_filter_path(handle):
+    """Applies ``filter_path`` to every JSON body a 200 carries (see filter_path)."""
+    def filtered(cluster, path, query):
+        status, body, loads = handle(cluster, path, query)
+        if status == 200 and cluster.filter_path and query.get("filter_path") and isinstance(body, (dict, list)):
+            body = filter_path(body, query["filter_path"])
+        return status, body, loads
+    return filtered
 
 
 @dataclass
@@ -106,6 +195,9 @@ class Cluster:
         # False: list snapshots in the order given, to prove the plugin never
         # trusts list order (real clusters sort by start time).
         self.sorted_listing = sorted_listing
+        # False: ignore filter_path, as a proxy or a fork might, to prove the
+        # plugin reads the same facts from the full body.
+        self.filter_path = True
         self.slm_mode = "RUNNING"
         self.policies = {}            # name -> dict(repository, next_ms, last_success, last_failure)
         # OpenSearch >= 2.1 snapshot management: name -> dict(repository, enabled,
@@ -202,6 +294,7 @@ class Cluster:
                                "stats": stats, "indices": {}}]}
 
     # -- request handling ----------------------------------------------
+    @honours_filter_path
     def handle(self, path, query):
         """(status, body-dict-or-bytes, metadata loads) for one GET."""
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
@@ -224,7 +317,9 @@ class Cluster:
                          for name in self.repositories}, 0
         unknown = [p for p in query if not self.accepts(p)]
         if unknown:
-            reason = f"request [{path}] contains unrecognized parameter: [{unknown[0]}]"
+            # Elasticsearch names every one (BaseRestHandler.unrecognized)
+            reason = (f"request [{path}] contains unrecognized parameter{'s' if len(unknown) > 1 else ''}: "
+                      + ", ".join(f"[{p}]" for p in unknown))
             return 400, _error("illegal_argument_exception", reason, 400), 0
         repos, missing = self.select_repositories(parts[1])
         if missing:
@@ -426,11 +521,12 @@ class Handler(BaseHTTPRequestHandler):
         # real cluster (Netty sets TCP_NODELAY) does not.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _record(self, status, size, loads=0):
+    def _record(self, status, size, loads=0, raw=None):
         cluster = self.server.cluster
         with cluster.lock:
+            # bytes: as sent (compressed if asked); raw: the JSON before compression
             cluster.log.append({"method": self.command, "path": self.path, "status": status,
-                                "bytes": size, "loads": loads,
+                                "bytes": size, "raw": size if raw is None else raw, "loads": loads,
                                 "authorization": bool(self.headers.get("Authorization"))})
 
     def _refuse_write(self):
@@ -458,7 +554,7 @@ class Handler(BaseHTTPRequestHandler):
         status, payload, loads = cluster.handle(split.path, dict(parse_qsl(split.query)))
         body = json.dumps(payload).encode()
         sent = self._send(status, body)
-        self._record(status, sent, loads)
+        self._record(status, sent, loads, raw=len(body))
 
     def _send(self, status, body, ctype="application/json", extra=None):
         headers = dict(extra or {})
@@ -532,6 +628,12 @@ class Server:
 
 
 # -- scenarios for the demo and for people trying the plugin ------------------
+
+def index_names(count, day="2024.05.01"):
+    """``count`` index names as a daily-index cluster has them on ``day`` (the
+    indices-per-snapshot knob: ``Snap(..., indices=index_names(300))``)."""
+    return tuple(f"logs-app{i:03d}-{day}" for i in range(count))
+
 
 def daily(count, now_ms, *, prefix="nightly", every_ms=DAY_MS, last_age_ms=3 * HOUR_MS, **kw):
     """``count`` snapshots, the newest ``last_age_ms`` old, ``every_ms`` apart."""

@@ -4,6 +4,8 @@ It stands where EsClient stands and answers through the same Cluster logic
 the end-to-end tests serve over HTTP; failures become the EsError the real
 client would raise.
 """
+import json
+
 import nagiosplugin
 
 from plugin.errors import EsError
@@ -17,7 +19,7 @@ class SimClient:
     def totals(self):
         return len(self.requests_made), 0, 0.0
 
-    def get(self, path, params=None, *, what="request"):
+    def get(self, path, params=None, *, what="request", decode=None):
         params = {k: str(v) for k, v in (params or {}).items()}
         status, body, loads = self.cluster.handle(path, params)
         self.cluster.log.append({"method": "GET", "path": path, "params": params,
@@ -28,4 +30,4 @@ class SimClient:
             state = nagiosplugin.Critical if status >= 500 else nagiosplugin.Unknown
             raise EsError(f"HTTP {status} for {what}: {error['reason']}", state,
                           status=status, error_type=error["type"])
-        return body
+        return decode(json.dumps(body).encode()) if decode else body
