@@ -20,7 +20,7 @@ from plugin.options import DEFAULT_TIMEOUT, build_parser  # noqa: E402
 from plugin.credentials import API_KEY_ENV, BEARER_ENV, PASSWORD_ENV  # noqa: E402
 
 PREFIX = "es_snapshot_"
-SKIPPED = {"help", "version"}  # not for scheduled checks
+SKIPPED = {"help", "version", "print_icinga_conf"}  # not for scheduled checks
 # Secrets travel in the environment, never in argv (visible in ps): these
 # vars fill env, and --password, which would put one in argv, is left out.
 SECRET_ENV = {
@@ -139,6 +139,8 @@ def basket():
 def outputs():
     return {
         HERE / "es_snapshot.conf": conf_text(),
+        # The same text as package data, read by --print-icinga-conf.
+        HERE.parent / "plugin" / "es_snapshot.conf": conf_text(),
         HERE / "director-basket.json": json.dumps(basket(), indent=2, sort_keys=True) + "\n",
         HERE / "vars.md": vars_table(),
     }

@@ -1,2 +1,13 @@
 """check_es_snapshot: snapshot backups of Elasticsearch and OpenSearch."""
 __version__ = "0.1.0"
+
+
+def main():
+    """The console script's entry: a missing dependency is UNKNOWN (exit 3),
+    not a traceback and Python's exit 1, which reads as WARNING."""
+    try:
+        from .cli import main as run
+    except ImportError as exc:
+        print(f"ES_SNAPSHOT UNKNOWN - missing Python module {exc.name or exc}")
+        raise SystemExit(3) from None
+    run()

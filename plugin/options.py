@@ -19,6 +19,9 @@ from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError
 from .durations import DurationError, parse_age_range, parse_duration
 
 PROG = "check_es_snapshot"
+# The CheckCommand ships inside the package (icinga/generate.py writes it
+# there too), so --print-icinga-conf finds it wherever the plugin is installed.
+ICINGA_CONF = "es_snapshot.conf"
 DEFAULT_WARNING = "1d2h"
 DEFAULT_CRITICAL = "2d2h"
 DEFAULT_TIMEOUT = 10
@@ -93,6 +96,17 @@ class UsageError(Exception):
 
 class HelpShown(Exception):
     pass
+
+
+class PrintIcingaConf(argparse.Action):
+    """Prints the Icinga 2 CheckCommand and exits 3, as --version does."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from importlib.resources import files  # only when asked: start-up time counts
+        parser.exit(message=files(__package__).joinpath(ICINGA_CONF).read_text(encoding="utf-8"))
 
 
 class Parser(argparse.ArgumentParser):
@@ -225,6 +239,8 @@ def build_parser():
     misc.add_argument("-v", "--verbose", action="count", default=0,
                       help="more detail, up to -vvv (see Verbosity)")
     misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
+    misc.add_argument("--print-icinga-conf", action=PrintIcingaConf,
+                      help="print the Icinga 2 CheckCommand and exit")
     misc.add_argument("-h", "--help", action="help", help="show this help")
     return p
 

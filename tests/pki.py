@@ -15,12 +15,15 @@ def make_pki(directory):
     def signed(name, san, days="2", ca="ca"):
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.csr",
                  "-subj", f"/CN={name}", cwd=d)
-        (d / f"{name}.ext").write_text(f"subjectAltName={san}\n")
+        # Python 3.13 verifies strictly (VERIFY_X509_STRICT): a certificate
+        # needs an authority key identifier, the CA a key usage (below).
+        (d / f"{name}.ext").write_text(f"subjectAltName={san}\nauthorityKeyIdentifier=keyid\n")
         _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key",
                  "-CAcreateserial", "-out", f"{name}.pem", "-days", days, "-extfile", f"{name}.ext", cwd=d)
 
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem",
-             "-days", "3", "-subj", "/CN=check_es_snapshot test CA", cwd=d)
+             "-days", "3", "-subj", "/CN=check_es_snapshot test CA",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
     signed("server", "IP:127.0.0.1,DNS:localhost")
     signed("mismatch", "DNS:other.example")
     signed("expired", "IP:127.0.0.1", days="-1")
