@@ -76,8 +76,9 @@ def parse_cluster_info(payload):
 
 def listing_params(info, *, index_details=True):
     """Query parameters every listing on this cluster carries."""
-    # One unreadable snapshot must not hide the rest of the repository.
-    params = {"ignore_unavailable": "true"}
+    # No ignore_unavailable: it would drop an unreadable snapshot silently;
+    # the reader asks again with it once the cluster has named the snapshot.
+    params = {}
     if index_details and info.index_details:
         params["index_details"] = "true"
     return params

@@ -81,6 +81,11 @@ class RepositoryContext(nagiosplugin.Context):
             # Running (or mapped to OK): say how old the data to restore is.
             hint = (f"{snapshot_phrase(newest, now_ms)}, last success "
                     f"{format_duration(repo.newest_success.age_s(now_ms))} old (repo {clean(repo.name)})")
+        if repo.unreadable and RANK[state] < RANK[Warn]:
+            # Listed by the cluster, metadata unreadable: it may be the newest.
+            state = Warn
+            hint = (f"snapshot {clean(repo.unreadable[0])} has no readable metadata, newest readable "
+                    f"{snapshot_phrase(newest, now_ms)} (repo {clean(repo.name)})")
         return Result(state, hint, metric)
 
 

@@ -7,6 +7,7 @@ window and the cluster never loads the metadata of older ones; older
 versions and OpenSearch get the plain listing, their only option.
 """
 import logging
+import re
 from collections import namedtuple
 from urllib.parse import quote
 
@@ -21,6 +22,8 @@ log = logging.getLogger("nagiosplugin.es_snapshot")
 # repository whose window held no successful snapshot: enough to name the
 # last success for the operator, still bounded.
 WIDENING = 8
+# "[repository:snapshot/uuid] is missing": the reason of a snapshot_missing_exception.
+_MISSING = re.compile(r"\[([^\[\]:]+):([^\[\]/]+)(?:/[^\[\]]*)?\] is missing")
 
 
 # repositories: empty for every registered one; window_s: look-back in
@@ -74,6 +77,7 @@ class SnapshotReader:
     def __init__(self, client, query):
         self.client = client
         self.query = query
+        self.unreadable = {}  # repository -> names of snapshots without readable metadata
 
     def read(self, now_ms):
         info = self._cluster_info()
@@ -99,7 +103,14 @@ class SnapshotReader:
             raise EsError(f"--slm needs Elasticsearch 7.4 or later, not {info.label}")
         mode = None
         if info.at_least(7, 6):
-            mode = slm.parse_slm_status(self.client.get("/_slm/status", what="read the SLM status"))
+            try:
+                mode = slm.parse_slm_status(self.client.get("/_slm/status", what="read the SLM status"))
+            except EsError as exc:
+                # No SLM handler: 405 on ES 7.17.29/8.19.21/9.5.2 builds without x-pack ILM/SLM.
+                if exc.status not in (400, 405):
+                    raise
+                raise EsError(f"--slm: {info.label} has no SLM API (HTTP {exc.status} for _slm/status; "
+                              "a build without x-pack?)") from None
         path = path_of("_slm", "policy", self.query.policy) if self.query.policy else "/_slm/policy"
         try:
             policies = slm.parse_policies(self.client.get(path, what="read the SLM policies"))
@@ -120,11 +131,34 @@ class SnapshotReader:
         log.info("listing strategy for %s: %s", info.label, info.strategy)
         return info
 
-    @staticmethod
-    def _repository(name, missing, found, failed, window_s):
+    def _repository(self, name, missing, found, failed, window_s):
         notes = (f"could not be read: {failed[name]}",) if name in failed else ()
         return Repository(name=name, snapshots=newest_first(found.get(name, ())),
-                          missing=missing, window_s=window_s, notes=notes)
+                          missing=missing, window_s=window_s, notes=notes,
+                          unreadable=tuple(self.unreadable.get(name, ())))
+
+    def _get_listing(self, path, params):
+        """A listing that cannot silently lose a snapshot.
+
+        ``ignore_unavailable=true`` drops a snapshot whose metadata cannot be
+        read without a word: an unreadable newest snapshot would leave an
+        older success looking current (seen on Elasticsearch 7.17.29).  So
+        the listing is asked for strictly; only when the cluster names a
+        snapshot it cannot read is it asked again with ignore_unavailable,
+        and the name is kept for the judgement (at least WARNING).
+        """
+        try:
+            return self.client.get(path, params, what="list snapshots")
+        except EsError as exc:
+            if exc.error_type != "snapshot_missing_exception":
+                raise
+            match = _MISSING.search(str(exc))
+            if match is None:
+                raise
+            self.unreadable.setdefault(match.group(1), []).append(match.group(2))
+            log.info("snapshot %s of %s has no readable metadata; listing the rest",
+                     match.group(2), match.group(1))
+            return self.client.get(path, {**params, "ignore_unavailable": "true"}, what="list snapshots")
 
     def _listing(self, info, names, now_ms):
         """({repo: [Snapshot]}, {repo: failure}, window_s or None)."""
@@ -142,15 +176,14 @@ class SnapshotReader:
             if exc.status != 400 or "unrecognized parameter" not in str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
-            params = {"ignore_unavailable": "true"}
+            params = {}
         if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
             return self._list(names, params) + (None,)
         return self._per_repository(names, params) + (None,)
 
     def _list(self, names, params):
         found, failed = {}, {}
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
-                                  what="list snapshots")
+        payload = self._get_listing(path_of("_snapshot", ",".join(names), "*"), params)
         more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
@@ -161,8 +194,7 @@ class SnapshotReader:
         found, failed = {}, {}
         for name in names:
             try:
-                payload = self.client.get(path_of("_snapshot", name, "_all"), params,
-                                          what="list snapshots")
+                payload = self._get_listing(path_of("_snapshot", name, "_all"), params)
             except EsError as exc:
                 if exc.error_type != "repository_missing_exception":
                     raise
@@ -188,8 +220,10 @@ class SnapshotReader:
     def _window_listing(self, names, params, now_ms):
         window_s = self.query.window_s
         found, failed = self._list(names, {**params, **cluster.window_params(now_ms - window_s * 1000)})
+        policy = self.query.policy  # ES 7.16-7.17 ignore slm_policy_filter next to from_sort_value
         unsettled = [n for n in names if n not in failed
-                     and not any(s.state == SUCCESS for s in found.get(n, ()))]
+                     and not any(s.state == SUCCESS and (not policy or s.policy == policy)
+                                 for s in found.get(n, ()))]
         if unsettled:
             window_s *= WIDENING
             since = now_ms - window_s * 1000

@@ -46,11 +46,12 @@ class Snapshot(namedtuple("Snapshot", [
         return max(0, self.end_ms - self.start_ms) // 1000
 
 
-class Repository(namedtuple("Repository", "name snapshots missing window_s notes",
-                            defaults=((), False, None, ()))):
+class Repository(namedtuple("Repository", "name snapshots missing window_s notes unreadable",
+                            defaults=((), False, None, (), ()))):
     """The snapshots read from one repository, newest first.
 
-    ``window_s``: on clusters asked for a look-back window, its length.
+    ``window_s``: on clusters asked for a look-back window, its length;
+    ``unreadable``: names of snapshots the cluster lists but cannot read.
     """
     __slots__ = ()
 

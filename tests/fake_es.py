@@ -74,6 +74,7 @@ class Snap:
     reason: str = ""
     policy: str = ""
     indices: tuple = ("logs-1", "logs-2")
+    unreadable: bool = False      # listed in the repository, its metadata blob gone
 
     @property
     def running(self):
@@ -301,8 +302,17 @@ class Cluster:
                 ordered = [s for s in self.repositories[repo] if id(s) in kept]
             candidates.extend((repo, s) for s in ordered
                               if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted))
-        if "slm_policy_filter" in query:  # from the repository index: no loads either
+        # From the repository index: no loads either.  ES 7.16-7.17 ignore the
+        # filter when from_sort_value is given (seen on 7.17.29; 8.19.21 applies it).
+        ignored = bound is not None and self.version < (8, 0)
+        if "slm_policy_filter" in query and not ignored:
             candidates = [(r, s) for r, s in candidates if s.policy == query["slm_policy_filter"]]
+        unreadable = [(r, s) for r, s in candidates if s.unreadable]
+        if unreadable and query.get("ignore_unavailable") != "true":
+            repo, snap = unreadable[0]
+            return 404, _error("snapshot_missing_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] is missing",
+                               404), 0
+        candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
         if len(repos) > 1 and (self.sorted_listing or "sort" in query):
             candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name))

@@ -84,7 +84,7 @@ def test_newest_only_on_es_7_14():
 @pytest.mark.parametrize("family", ["es5", "es7.10", "os2"])
 def test_plain_listing_where_nothing_else_is_accepted(family):
     requests, loads, params = cost(family, 100)
-    assert params[2] == {"ignore_unavailable": "true"}
+    assert params[2] == {}  # strict: ignore_unavailable only once a snapshot is named unreadable
     assert requests == 4 and loads == 100 + 5  # the listing, then _status of one 5-shard snapshot
 
 
@@ -107,7 +107,7 @@ def test_falls_back_once_when_a_parameter_is_rejected():
     check()
     assert check.exitcode == 0
     assert [e["status"] for e in cluster.log] == [200, 200, 400, 200]
-    assert cluster.log[-1]["params"] == {"ignore_unavailable": "true"}
+    assert cluster.log[-1]["params"] == {}
 
 
 def test_window_widens_once_to_name_the_last_success():
