@@ -183,7 +183,20 @@ class SnapshotReader:
 
     def _list(self, names, params):
         found, failed = {}, {}
-        payload = self._get_listing(path_of("_snapshot", ",".join(names), "*"), params)
+        try:
+            payload = self._get_listing(path_of("_snapshot", ",".join(names), "*"), params)
+        except EsError as exc:
+            # Unregistered between GET _snapshot and the listing: ES 8.19.21 and
+            # 9.5.2 answer the whole request 404 "[name] missing" (7.17.29: 200).
+            gone = [n for n in names if f"[{n}] missing" in str(exc)]
+            if exc.error_type != "repository_missing_exception" or not gone:
+                raise
+            failed = {n: "repository disappeared while reading" for n in gone}
+            rest = [n for n in names if n not in gone]
+            if not rest:
+                return found, failed
+            more, bad = self._list(rest, params)
+            return more, {**failed, **bad}
         more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)

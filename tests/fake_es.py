@@ -139,6 +139,9 @@ class Cluster:
             version = {"distribution": "opensearch", **version, "build_type": "tar"}
         elif self.version >= (6, 3):
             version.update(build_flavor="default", build_type="docker")
+        if self.opensearch or self.version >= (6, 0):  # seen on 6.8.23-9.5.2, OpenSearch 1.3-3.6
+            version.update(minimum_wire_compatibility_version="6.8.0",
+                           minimum_index_compatibility_version="6.0.0-beta1")
         tagline = ("The OpenSearch Project: https://opensearch.org/" if self.opensearch
                    else "You Know, for Search")
         return {"name": "node-1", "cluster_name": "sim", "cluster_uuid": "c" * 22,
@@ -151,6 +154,8 @@ class Cluster:
         body.update(version_id=7000099, version=self.number, indices=list(snap.indices))
         if self.opensearch or self.es_at_least(7, 9):
             body["data_streams"] = []
+        if self.es_at_least(7, 12):  # seen on 7.17.29
+            body["feature_states"] = []
         if self.opensearch or self.es_at_least(6, 2):
             body["include_global_state"] = True
         if snap.policy and (self.opensearch or self.es_at_least(7, 3)):
@@ -210,9 +215,17 @@ class Cluster:
         if parts[0] == "_health_report":
             if not self.es_at_least(8, 7):
                 return _no_handler(path)
+            # Indicators the plugin does not judge, as 8.19.21 / 9.5.2 report them.
+            others = {"master_is_stable": "The cluster has a stable master node",
+                      "disk": "The cluster has enough available disk space.",
+                      "shards_capacity": "The cluster has enough room to add new shards."}
+            if self.version >= (9, 0):
+                others["file_settings"] = "No file-based setting changes have occurred"
+            indicators = {name: ("green", symptom) for name, symptom in others.items()}
+            indicators.update(self.health)
             return 200, {"status": "green", "cluster_name": "sim", "indicators": {
                 name: {"status": status, "symptom": symptom}
-                for name, (status, symptom) in self.health.items()}}, 0
+                for name, (status, symptom) in indicators.items()}}, 0
         if parts[0] != "_snapshot":
             return 404, _error("index_not_found_exception", f"no such index [{parts[0]}]", 404), 0
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("_all", "*")):
@@ -223,6 +236,17 @@ class Cluster:
             reason = f"request [{path}] contains unrecognized parameter: [{unknown[0]}]"
             return 400, _error("illegal_argument_exception", reason, 400), 0
         repos, missing = self.select_repositories(parts[1])
+        if missing and len(parts) == 3 and (7, 14) <= self.version < (8, 14) and not self.opensearch:
+            # 200 with a per-repository failures map: seen on 7.17.29; 8.19.21 answers 404
+            # (the change is elastic/elasticsearch#107191, taken here to be in 8.14).
+            present = [n for n in parts[1].split(",") if n in self.repositories]
+            status, body, loads = (self.listing(present, parts[2], query) if present else
+                                   (200, {"snapshots": [], **({"total": 0, "remaining": 0}
+                                                              if self.version >= (7, 15) else {})}, 0))
+            if status == 200:
+                error = _error("repository_missing_exception", f"[{missing}] missing", 404)["error"]
+                body["failures"] = {missing: {"type": error["type"], "reason": error["reason"]}}
+            return status, body, loads
         if missing:
             return 404, _error("repository_missing_exception", f"[{missing}] missing", 404), 0
         if len(parts) == 4 and parts[3] == "_status":

@@ -111,3 +111,26 @@ def test_real_status_bodies_give_a_size(path):
 def test_real_health_reports_parse(path):
     indicators = parse_health(json.loads(path.read_text()), ("slm", "repository_integrity"))
     assert [i.name for i in indicators] == ["repository_integrity"]  # no SLM in these builds
+
+
+# -- a repository unregistered while the check runs ------------------------------------
+# Elasticsearch 9.5.2 and 8.19.21 answer the one multi-repository listing 404
+# "[gone] missing": the check said UNKNOWN (HTTP 404) instead of naming the
+# repository; 7.17.29 answers 200 with a failures map.
+
+class Vanishing(Cluster):
+    """'gone' is unregistered right after the check has listed the repositories."""
+
+    def handle(self, path, query):
+        result = super().handle(path, query)
+        if path == "/_snapshot":
+            self.repositories.pop("gone", None)
+        return result
+
+
+@pytest.mark.parametrize("family", ["es7.17", "es8", "es9", "es7.10", "os2"])
+def test_crit_repository_unregistered_while_reading(family):
+    snaps = {"gone": [Snap("g", "SUCCESS", NOW_MS - HOUR_MS)], "kept": [Snap("k", "SUCCESS", NOW_MS - HOUR_MS)]}
+    check = run(Vanishing(family, snaps))
+    assert check.exitcode == 2
+    assert check.summary_str.startswith("repository 'gone' could not be read: ")
