@@ -197,12 +197,18 @@ class Cluster:
             stats = flat
         stats.update(start_time_in_millis=snap.start_ms, time_in_millis=snap.duration_ms)
         state = "STARTED" if snap.running else ("FAILED" if snap.state == "FAILED" else "SUCCESS")
+        shards_stats = {"initializing": 0, "started": 0, "finalizing": 0, "done": snap.shards_total,
+                        "failed": 0, "total": snap.shards_total}
+        # Per index and shard, as 6.8.23 and 7.10.2 answer (a failed shard carries a reason).
+        indices = {}
+        for number, index in enumerate(snap.indices):
+            shard = {"stage": "DONE", "stats": stats}
+            if number == 0 and snap.shards_failed:
+                shard = {"stage": "FAILURE", "stats": stats, "reason": "primary shard is not allocated"}
+            indices[index] = {"shards_stats": shards_stats, "stats": stats, "shards": {"0": shard}}
         return {"snapshots": [{"snapshot": snap.name, "repository": repo, "uuid": "u", "state": state,
-                               "include_global_state": True,
-                               "shards_stats": {"initializing": 0, "started": 0, "finalizing": 0,
-                                                "done": snap.shards_total, "failed": 0,
-                                                "total": snap.shards_total},
-                               "stats": stats, "indices": {}}]}
+                               "include_global_state": True, "shards_stats": shards_stats,
+                               "stats": stats, "indices": indices}]}
 
     # -- request handling ----------------------------------------------
     def handle(self, path, query):
@@ -229,7 +235,8 @@ class Cluster:
         if parts[0] != "_snapshot":
             return 404, _error("index_not_found_exception", f"no such index [{parts[0]}]", 404), 0
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("_all", "*")):
-            return 200, {name: {"type": self.repo_type, "settings": {"location": f"/backup/{name}"}}
+            uuid = {"uuid": "r" * 22} if self.es_at_least(7, 12) else {}  # 7.17.29 has it, 7.10.2 not
+            return 200, {name: {"type": self.repo_type, "settings": {"location": f"/backup/{name}"}, **uuid}
                          for name in self.repositories}, 0
         unknown = [p for p in query if not self.accepts(p)]
         if unknown:
