@@ -27,7 +27,7 @@ EXPECTED = {
     "partial": [("*", 1, "ES_SNAPSHOT WARNING - snap-2 PARTIAL <ago>, 1/2 shards failed (repo daily)")],
     # A snapshot of an index without primaries: recorded FAILED up to ES 7.8;
     # later (and on OpenSearch) the create call fails and nothing is recorded.
-    "failed": [("es<7.9", 2, "ES_SNAPSHOT CRITICAL - snap-2 FAILED <ago>: Indices don't have primary shards [bad]"),
+    "failed": [("es<7.9", 2, "ES_SNAPSHOT CRITICAL - snap-2 FAILED <ago>: Indices don't have primary shards [bad] (repo daily)"),
                ("*", 0, "ES_SNAPSHOT OK - snap-1 SUCCESS, <age> old (repo daily)")],
     "in_progress": [("*", 0, "ES_SNAPSHOT OK - snap-2 IN_PROGRESS for <age>, last success <age> old (repo slow)")],
     # A newer snapshot of the same repository cannot end before the older one:
