@@ -118,8 +118,9 @@ STATUS_FILTER = "snapshots.stats.total.size_in_bytes,snapshots.stats.total_size_
 def listing_params(info, *, index_details=True, fields=None):
     """Query parameters every listing on this cluster carries; ``fields``
     (see snapshot_fields) limits the answer to what the check reads."""
-    # One unreadable snapshot must not hide the rest of the repository.
-    params = {"ignore_unavailable": "true"}
+    # No ignore_unavailable: it would drop an unreadable snapshot silently;
+    # the reader asks again with it once the cluster has named the snapshot.
+    params = {}
     if index_details and info.index_details:
         params["index_details"] = "true"
     if fields:

@@ -101,6 +101,11 @@ class RepositoryContext(nagiosplugin.Context):
         elif state == Ok and judged is not repo.newest_success:
             hint = (f"{snapshot_phrase(judged, now_ms)}, last success "
                     f"{format_duration(repo.newest_success.age_s(now_ms))} old {tag}")
+        if repo.unreadable and RANK[state] < RANK[Warn]:
+            # Listed by the cluster, metadata unreadable: it may be the newest.
+            state = Warn
+            hint = (f"snapshot {clean(repo.unreadable[0])} has no readable metadata, newest readable "
+                    f"{snapshot_phrase(judged, now_ms)} {tag}")
         return Result(state, hint, metric)
 
 

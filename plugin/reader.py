@@ -7,6 +7,7 @@ window and the cluster never loads the metadata of older ones; older
 versions and OpenSearch get the plain listing, their only option.
 """
 import logging
+import re
 from collections import namedtuple
 from urllib.parse import quote
 
@@ -35,6 +36,8 @@ WIDENING_STEPS = 3
 # the newest ones started before the window (order=desc, from_sort_value,
 # size), so the cluster still skips the newer ones and sends only these.
 HISTORY = 10
+# "[repository:snapshot/uuid] is missing": the reason of a snapshot_missing_exception.
+_MISSING = re.compile(r"\[([^\[\]:]+):([^\[\]/]+)(?:/[^\[\]]*)?\] is missing")
 
 
 # repositories: empty for every registered one; window_s: look-back in
@@ -108,6 +111,7 @@ class SnapshotReader:
     def __init__(self, client, query):
         self.client = client
         self.query = query
+        self.unreadable = {}  # repository -> names of snapshots without readable metadata
 
     def fields(self, info):
         """The per-snapshot fields this run reads: the judgement's, sizes
@@ -171,8 +175,12 @@ class SnapshotReader:
                     raise
                 policies = ()  # the named policy does not exist: judged by the context
         except EsError as exc:
-            if exc.status == 400 and "no handler" in str(exc):  # a build without x-pack
-                raise Unsupported(f"--slm: {info.label} has no SLM ({exc})") from None
+            # A build without x-pack ILM/SLM: 405 on the ES 7.10.2, 7.17.29 and
+            # 8.19.21 integ-test zips, 400 on 9.5.2 (seen on the real engines).
+            if exc.status == 405 or (exc.status == 400 and "no handler" in str(exc)) or \
+                    (exc.status == 400 and "_slm/status" in str(exc)):
+                raise Unsupported(f"--slm: {info.label} has no SLM API (HTTP {exc.status}; "
+                                  "a build without x-pack?)") from None
             raise
         return slm.SlmFacts(mode=mode, policies=policies)
 
@@ -222,12 +230,44 @@ class SnapshotReader:
         return Repository(name=name, snapshots=tuple(s for s in snapshots if s.start_ms <= ahead),
                           skewed=tuple(s for s in snapshots if s.start_ms > ahead),
                           missing=missing, window_s=window_s, notes=notes,
-                          successes=self.query.successes, complete=complete)
+                          successes=self.query.successes, complete=complete,
+                          unreadable=tuple(self.unreadable.get(name, ())))
 
     def _settled(self, snaps, now_ms):
-        """A success (not from a skewed clock) is among these snapshots."""
+        """A success (not from a skewed clock) is among these snapshots.
+
+        Of the policy asked for: ES 7.16-7.17 ignore slm_policy_filter next
+        to from_sort_value (seen on 7.17.29), so another policy's success
+        must not stop the look further back."""
         ahead = now_ms + SKEW_TOLERANCE_MS
-        return any(s.state in self.query.successes and s.start_ms <= ahead for s in snaps)
+        policy = self.query.policy
+        return any(s.state in self.query.successes and s.start_ms <= ahead
+                   and (not policy or s.policy == policy) for s in snaps)
+
+    def _get_listing(self, path, params, what, repository):
+        """A listing that cannot silently lose a snapshot.
+
+        ``ignore_unavailable=true`` drops a snapshot whose metadata cannot be
+        read without a word: an unreadable newest snapshot would leave an
+        older success looking current (seen on Elasticsearch 6.8.23 to
+        9.5.2).  So the listing is asked for strictly; only when the cluster
+        names a snapshot it cannot read is it asked again with
+        ignore_unavailable, and the name is kept for the judgement (at
+        least WARNING).
+        """
+        try:
+            return self.client.get(path, params, what=what, decode=self._decoder(params, repository))
+        except EsError as exc:
+            if exc.error_type != "snapshot_missing_exception":
+                raise
+            match = _MISSING.search(str(exc))
+            if match is None:
+                raise
+            self.unreadable.setdefault(match.group(1), []).append(match.group(2))
+            log.info("snapshot %s of %s has no readable metadata; listing the rest",
+                     match.group(2), match.group(1))
+            params = {**params, "ignore_unavailable": "true"}
+            return self.client.get(path, params, what=what, decode=self._decoder(params, repository))
 
     def _listing(self, info, names, now_ms):
         """({repo: [Snapshot]}, {repo: failure}, {repo: window_s}, {repo: complete})."""
@@ -253,8 +293,21 @@ class SnapshotReader:
 
     def _list(self, names, params, what="list snapshots"):
         found, failed = {}, {}
-        more, bad = self.client.get(path_of("_snapshot", ",".join(names), "*"), params, what=what,
-                                    decode=self._decoder(params, names[0] if len(names) == 1 else None))
+        try:
+            more, bad = self._get_listing(path_of("_snapshot", ",".join(names), "*"), params, what,
+                                          names[0] if len(names) == 1 else None)
+        except EsError as exc:
+            # Unregistered between GET _snapshot and the listing: ES 8.19.21 and
+            # 9.5.2 answer the whole request 404 "[name] missing" (7.17.29: 200).
+            gone = [n for n in names if f"[{n}] missing" in str(exc)]
+            if exc.error_type != "repository_missing_exception" or not gone:
+                raise
+            failed = {n: "repository disappeared while reading" for n in gone}
+            rest = [n for n in names if n not in gone]
+            if not rest:
+                return found, failed
+            more, bad = self._list(rest, params, what)
+            return more, {**failed, **bad}
         for name, snaps in more.items():
             found.setdefault(name, []).extend(snaps)
         failed.update(bad)
@@ -264,8 +317,8 @@ class SnapshotReader:
         found, failed = {}, {}
         for name in names:
             try:
-                more, bad = self.client.get(path_of("_snapshot", name, "_all"), params,
-                                            what="list snapshots", decode=self._decoder(params, name))
+                more, bad = self._get_listing(path_of("_snapshot", name, "_all"), params,
+                                              "list snapshots", name)
             except EsError as exc:
                 if exc.error_type != "repository_missing_exception":
                     raise

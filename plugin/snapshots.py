@@ -56,8 +56,9 @@ class Snapshot(namedtuple("Snapshot", [
 SKEW_TOLERANCE_MS = 3600 * 1000
 
 
-class Repository(namedtuple("Repository", "name snapshots missing window_s notes skewed successes complete",
-                            defaults=((), False, None, (), (), frozenset({SUCCESS}), True))):
+class Repository(namedtuple("Repository",
+                            "name snapshots missing window_s notes skewed successes complete unreadable",
+                            defaults=((), False, None, (), (), frozenset({SUCCESS}), True, ()))):
     """The snapshots read from one repository, newest first.
 
     ``window_s``: on clusters asked for a look-back window, its length.
@@ -66,6 +67,7 @@ class Repository(namedtuple("Repository", "name snapshots missing window_s notes
     a success (SUCCESS, and any state --state-map maps to ok).
     ``complete``: False when older snapshots exist that were not read (a
     look-back window), so a failure streak may reach further back.
+    ``unreadable``: names of snapshots the cluster lists but cannot read.
     """
     __slots__ = ()
 

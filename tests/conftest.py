@@ -86,3 +86,29 @@ def run_with_fault(serve, cluster, pattern, override, *args):
     code, out, err = run_check("--url", server.url, *args)
     assert err == ""
     return code, first_line(out), server.url.split("//", 1)[1]
+
+
+# -- the engine tier (tests/engine/): real Elasticsearch and OpenSearch nodes --------
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "engine: runs real Elasticsearch/OpenSearch nodes "
+                                       "(Maven, Java); python -m pytest -m engine")
+
+
+def _engine_tier_asked(config):
+    return "engine" in (config.option.markexpr or "")
+
+
+def pytest_report_header(config):
+    if not _engine_tier_asked(config):
+        return "engine tier (real Elasticsearch/OpenSearch): deselected; run it with: python -m pytest -m engine"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if _engine_tier_asked(config):
+        return
+    deselected = [item for item in items if item.get_closest_marker("engine")]
+    if deselected:
+        items[:] = [item for item in items if not item.get_closest_marker("engine")]
+        config.hook.pytest_deselected(items=deselected)

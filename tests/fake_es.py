@@ -163,6 +163,7 @@ class Snap:
     reason: str = ""
     policy: str = ""
     indices: tuple = ("logs-1", "logs-2")
+    unreadable: bool = False      # listed in the repository, its metadata blob gone
 
     @property
     def running(self):
@@ -233,6 +234,9 @@ class Cluster:
             version = {"distribution": "opensearch", **version, "build_type": "tar"}
         elif self.version >= (6, 3):
             version.update(build_flavor="default", build_type="docker")
+        if self.opensearch or self.version >= (6, 0):  # seen on 6.8.23-9.5.2, OpenSearch 1.3-3.6
+            version.update(minimum_wire_compatibility_version="6.8.0",
+                           minimum_index_compatibility_version="6.0.0-beta1")
         tagline = ("The OpenSearch Project: https://opensearch.org/" if self.opensearch
                    else "You Know, for Search")
         return {"name": "node-1", "cluster_name": "sim", "cluster_uuid": "c" * 22,
@@ -245,6 +249,8 @@ class Cluster:
         body.update(version_id=7000099, version=self.number, indices=list(snap.indices))
         if self.opensearch or self.es_at_least(7, 9):
             body["data_streams"] = []
+        if self.es_at_least(7, 12):  # seen on 7.17.29
+            body["feature_states"] = []
         if self.opensearch or self.es_at_least(6, 2):
             body["include_global_state"] = True
         if snap.policy and (self.opensearch or self.es_at_least(7, 3)):
@@ -286,12 +292,18 @@ class Cluster:
             stats = flat
         stats.update(start_time_in_millis=snap.start_ms, time_in_millis=snap.duration_ms)
         state = "STARTED" if snap.running else ("FAILED" if snap.state == "FAILED" else "SUCCESS")
+        shards_stats = {"initializing": 0, "started": 0, "finalizing": 0, "done": snap.shards_total,
+                        "failed": 0, "total": snap.shards_total}
+        # Per index and shard, as 6.8.23 and 7.10.2 answer (a failed shard carries a reason).
+        indices = {}
+        for number, index in enumerate(snap.indices):
+            shard = {"stage": "DONE", "stats": stats}
+            if number == 0 and snap.shards_failed:
+                shard = {"stage": "FAILURE", "stats": stats, "reason": "primary shard is not allocated"}
+            indices[index] = {"shards_stats": shards_stats, "stats": stats, "shards": {"0": shard}}
         return {"snapshots": [{"snapshot": snap.name, "repository": repo, "uuid": "u", "state": state,
-                               "include_global_state": True,
-                               "shards_stats": {"initializing": 0, "started": 0, "finalizing": 0,
-                                                "done": snap.shards_total, "failed": 0,
-                                                "total": snap.shards_total},
-                               "stats": stats, "indices": {}}]}
+                               "include_global_state": True, "shards_stats": shards_stats,
+                               "stats": stats, "indices": indices}]}
 
     # -- request handling ----------------------------------------------
     @honours_filter_path
@@ -307,13 +319,22 @@ class Cluster:
         if parts[0] == "_health_report":
             if not self.es_at_least(8, 7):
                 return _no_handler(path)
+            # Indicators the plugin does not judge, as 8.19.21 / 9.5.2 report them.
+            others = {"master_is_stable": "The cluster has a stable master node",
+                      "disk": "The cluster has enough available disk space.",
+                      "shards_capacity": "The cluster has enough room to add new shards."}
+            if self.version >= (9, 0):
+                others["file_settings"] = "No file-based setting changes have occurred"
+            indicators = {name: ("green", symptom) for name, symptom in others.items()}
+            indicators.update(self.health)
             return 200, {"status": "green", "cluster_name": "sim", "indicators": {
                 name: {"status": status, "symptom": symptom}
-                for name, (status, symptom) in self.health.items()}}, 0
+                for name, (status, symptom) in indicators.items()}}, 0
         if parts[0] != "_snapshot":
             return 404, _error("index_not_found_exception", f"no such index [{parts[0]}]", 404), 0
         if len(parts) == 1 or (len(parts) == 2 and parts[1] in ("_all", "*")):
-            return 200, {name: {"type": self.repo_type, "settings": {"location": f"/backup/{name}"}}
+            uuid = {"uuid": "r" * 22} if self.es_at_least(7, 12) else {}  # 7.17.29 has it, 7.10.2 not
+            return 200, {name: {"type": self.repo_type, "settings": {"location": f"/backup/{name}"}, **uuid}
                          for name in self.repositories}, 0
         unknown = [p for p in query if not self.accepts(p)]
         if unknown:
@@ -322,6 +343,17 @@ class Cluster:
                       + ", ".join(f"[{p}]" for p in unknown))
             return 400, _error("illegal_argument_exception", reason, 400), 0
         repos, missing = self.select_repositories(parts[1])
+        if missing and len(parts) == 3 and (7, 14) <= self.version < (8, 14) and not self.opensearch:
+            # 200 with a per-repository failures map: seen on 7.17.29; 8.19.21 answers 404
+            # (the change is elastic/elasticsearch#107191, taken here to be in 8.14).
+            present = [n for n in parts[1].split(",") if n in self.repositories]
+            status, body, loads = (self.listing(present, parts[2], query) if present else
+                                   (200, {"snapshots": [], **({"total": 0, "remaining": 0}
+                                                              if self.version >= (7, 15) else {})}, 0))
+            if status == 200:
+                error = _error("repository_missing_exception", f"[{missing}] missing", 404)["error"]
+                body["failures"] = {missing: {"type": error["type"], "reason": error["reason"]}}
+            return status, body, loads
         if missing:
             return 404, _error("repository_missing_exception", f"[{missing}] missing", 404), 0
         if len(parts) == 4 and parts[3] == "_status":
@@ -439,8 +471,17 @@ class Cluster:
                 ordered = [s for s in self.repositories[repo] if id(s) in kept]
             candidates.extend((repo, s) for s in ordered
                               if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted))
-        if "slm_policy_filter" in query:  # from the repository index: no loads either
+        # From the repository index: no loads either.  ES 7.16-7.17 ignore the
+        # filter when from_sort_value is given (seen on 7.17.29; 8.19.21 applies it).
+        ignored = bound is not None and self.version < (8, 0)
+        if "slm_policy_filter" in query and not ignored:
             candidates = [(r, s) for r, s in candidates if s.policy == query["slm_policy_filter"]]
+        unreadable = [(r, s) for r, s in candidates if s.unreadable]
+        if unreadable and query.get("ignore_unavailable") != "true":
+            repo, snap = unreadable[0]
+            return 404, _error("snapshot_missing_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] is missing",
+                               404), 0
+        candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
         if len(repos) > 1 and (self.sorted_listing or "sort" in query):
             candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name))

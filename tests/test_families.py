@@ -85,7 +85,7 @@ def test_newest_only_on_es_7_14():
 @pytest.mark.parametrize("family", ["es5", "es7.10", "os2"])
 def test_plain_listing_where_nothing_else_is_accepted(family):
     requests, loads, params = cost(family, 100)
-    assert set(params[2]) == {"ignore_unavailable", "filter_path"}
+    assert set(params[2]) == {"filter_path"}  # ignore_unavailable only once a snapshot is named unreadable
     assert requests == 4 and loads == 100 + 5  # the listing, then _status of one 5-shard snapshot
 
 
@@ -108,7 +108,7 @@ def test_falls_back_once_when_a_parameter_is_rejected():
     check()
     assert check.exitcode == 0
     assert [e["status"] for e in cluster.log] == [200, 200, 400, 200]
-    assert set(cluster.log[-1]["params"]) == {"ignore_unavailable", "filter_path"}
+    assert set(cluster.log[-1]["params"]) == {"filter_path"}
 
 
 def test_window_widens_once_to_name_the_last_success():
