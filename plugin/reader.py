@@ -65,9 +65,37 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health", default
         return min(successes, key=lambda s: s.start_ms) if successes else None
 
 
+# Elasticsearch refuses request lines over 4 KB (http.max_initial_line_length);
+# this much is left for the names, the rest for --url's prefix and parameters.
+MAX_NAMES_IN_PATH = 3000
+
+
 def path_of(*segments):
-    """URL path from names that may hold any character (repository names)."""
-    return "/" + "/".join(quote(s, safe=",*") for s in segments)
+    """URL path from names that may hold any character (repository names).
+
+    A name ``.`` or ``..`` is percent-encoded: as a path segment it would
+    climb out of the --url prefix.
+    """
+    return "/" + "/".join(_segment(s) for s in segments)
+
+
+def _segment(name):
+    quoted = quote(name, safe=",*")
+    return quoted.replace(".", "%2E") if quoted.strip(".") == "" else quoted
+
+
+def name_groups(names):
+    """The names in comma lists that each fit in one request line."""
+    group, used = [], 0
+    for name in names:
+        size = len(quote(name, safe=",*")) + 1
+        if group and used + size > MAX_NAMES_IN_PATH:
+            yield group
+            group, used = [], 0
+        group.append(name)
+        used += size
+    if group:
+        yield group
 
 
 class SnapshotReader:
@@ -139,7 +167,7 @@ class SnapshotReader:
             if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
                 return self._newest_first_listing(names, params) + (None,)
         except EsError as exc:
-            if exc.status != 400 or "unrecognized parameter" not in str(exc):
+            if exc.status != 400 or "unrecognized parameter" not in exc.reason + str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
             params = {"ignore_unavailable": "true"}
@@ -149,12 +177,13 @@ class SnapshotReader:
 
     def _list(self, names, params):
         found, failed = {}, {}
-        payload = self.client.get(path_of("_snapshot", ",".join(names), "*"), params,
-                                  what="list snapshots")
-        more, bad = parse_listing(payload, names[0] if len(names) == 1 else None)
-        for name, snaps in more.items():
-            found.setdefault(name, []).extend(snaps)
-        failed.update(bad)
+        for group in name_groups(names):  # many long names: several requests
+            payload = self.client.get(path_of("_snapshot", ",".join(group), "*"), params,
+                                      what="list snapshots")
+            more, bad = parse_listing(payload, group[0] if len(group) == 1 else None)
+            for name, snaps in more.items():
+                found.setdefault(name, []).extend(snaps)
+            failed.update(bad)
         return found, failed
 
     def _per_repository(self, names, params):

@@ -8,7 +8,7 @@ Stdlib only.
 """
 from collections import namedtuple
 
-from .snapshots import ResponseShapeError
+from .snapshots import MAX_MS, ResponseShapeError
 
 Policy = namedtuple("Policy", "name repository next_ms last_success_ms last_success_name "
                               "last_failure_ms last_failure_name last_failure_details")
@@ -17,7 +17,10 @@ SlmFacts = namedtuple("SlmFacts", "mode policies")  # mode: RUNNING, STOPPING, S
 
 
 def _int(value):
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A time in milliseconds; None when absent or not a time up to year 9999."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS:
+        return value
+    return None
 
 
 def _record(item):

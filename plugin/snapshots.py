@@ -16,6 +16,25 @@ class ResponseShapeError(ValueError):
     """The cluster answered, but not with what Elasticsearch sends."""
 
 
+class OutOfRange:
+    """A JSON number no field can hold: NaN, Infinity, beyond 64 bits.
+
+    The client decodes such numbers to this (client.py), so that the field
+    holding one is named like any other value of the wrong type.
+    """
+
+    def __init__(self, text):
+        text = str(text)
+        self.text = text if len(text) <= 20 else text[:20] + "..."
+
+    def __repr__(self):
+        return f"OutOfRange({self.text!r})"
+
+
+# Latest time a timestamp may carry: 9999-12-31T23:59:59.999Z.
+MAX_MS = 253402300799999
+
+
 # Value objects are namedtuples, not dataclasses: importing dataclasses
 # (inspect, ast, dis) and generating their methods cost ~20 ms at every start,
 # a tenth of a whole check (measured with python -X importtime).
@@ -93,6 +112,8 @@ def _field(entry, key, kind, default=None, required=False):
     if isinstance(value, bool) or not isinstance(value, kind):
         name = entry.get("snapshot") if isinstance(entry.get("snapshot"), str) else "?"
         what = "missing" if value is None else f"not {_KIND_NAMES[kind]}"
+        if isinstance(value, OutOfRange):
+            what = f"out of range ({value.text})"
         raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is {what}")
     return value
 
@@ -118,6 +139,8 @@ def _size_from_index_details(entry):
     if not isinstance(details, dict) or not details:
         return None
     sizes = [d.get("size_in_bytes") for d in details.values() if isinstance(d, dict)]
+    if any(isinstance(s, OutOfRange) for s in sizes):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field 'size_in_bytes' is out of range")
     sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s >= 0]
     return sum(sizes) if sizes else None
 
@@ -131,6 +154,15 @@ def _policy(entry):
     return value if isinstance(value, str) else ""
 
 
+def _time(entry, key, earliest, **kw):
+    """A timestamp in milliseconds of a year the plugin can print (to 9999)."""
+    value = _field(entry, key, int, **kw)
+    if value > MAX_MS or (earliest is not None and value < earliest):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field {key!r} is out of range "
+                                 "(not a time between 1970 and 9999)")
+    return value
+
+
 def parse_snapshot(entry, repository):
     if not isinstance(entry, dict):
         raise ResponseShapeError("a snapshot entry is not an object")
@@ -142,8 +174,8 @@ def parse_snapshot(entry, repository):
         name=_field(entry, "snapshot", str, required=True),
         repository=_field(entry, "repository", str, default=repository),
         state=_field(entry, "state", str, required=True).upper(),
-        start_ms=_field(entry, "start_time_in_millis", int, required=True),
-        end_ms=_field(entry, "end_time_in_millis", int, default=0),
+        start_ms=_time(entry, "start_time_in_millis", 0, required=True),
+        end_ms=_time(entry, "end_time_in_millis", None, default=0),
         duration_ms=_field(entry, "duration_in_millis", int, default=0),
         shards_total=total,
         shards_failed=failed,
