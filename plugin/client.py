@@ -37,9 +37,9 @@ MAX_BODY_BYTES = 96 * 1024 * 1024
 # container per 96 bytes of the largest body accepted is far above any real
 # repository and bounds what json.loads builds (about 100 MB).
 MAX_CONTAINERS = MAX_BODY_BYTES // 96
-# JSON numbers beyond 64 bits are no timestamp, size or count: kept as
-# OutOfRange so the field holding one is named (and Python's 4300-digit
-# limit for int() is never reached).
+# JSON numbers no field can hold (NaN, Infinity, floats beyond 64 bits,
+# ints beyond Python's 4,300 digits) are decoded to OutOfRange, so that the
+# field holding one is named; snapshots.py range-checks the other ints.
 MAX_NUMBER_CHARS = 20
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
@@ -156,7 +156,7 @@ class EsClient:
                                   "array where an object is due, refused", status=response.status_code)
                 if head != b"{":
                     return bytes(body + chunk)  # not JSON at all: _decode says what it is
-            body += chunk
+            body += chunk  # one bytearray: no second copy of a large body
             if len(body) > MAX_BODY_BYTES:
                 raise EsError(f"{what} at {self.where}: answer larger than "
                               f"{MAX_BODY_BYTES // 2**20} MiB, refused")
@@ -164,11 +164,18 @@ class EsClient:
             if containers > MAX_CONTAINERS:
                 raise EsError(f"{what} at {self.where}: answer with more than {MAX_CONTAINERS:,} "
                               "JSON objects, refused", status=response.status_code)
-        return bytes(body)
+        return body
 
     def _decode(self, body, status, what):
         try:
-            return json.loads(body, parse_int=_int, parse_float=_float, parse_constant=OutOfRange)
+            try:
+                return json.loads(body, parse_float=_float, parse_constant=OutOfRange)
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                raise
+            except ValueError:
+                # An int of over 4,300 digits (Python's limit).  Only then
+                # every int goes through _int: it costs 80% more decoding time.
+                return json.loads(body, parse_int=_int, parse_float=_float, parse_constant=OutOfRange)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             pass
         if status >= 500:

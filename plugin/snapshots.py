@@ -35,6 +35,11 @@ class OutOfRange:
 MAX_MS = 253402300799999
 
 
+def in_range(value):
+    """An int a 64-bit field (and a perfdata value) can hold."""
+    return -2 ** 63 <= value < 2 ** 63
+
+
 # Value objects are namedtuples, not dataclasses: importing dataclasses
 # (inspect, ast, dis) and generating their methods cost ~20 ms at every start,
 # a tenth of a whole check (measured with python -X importtime).
@@ -115,6 +120,9 @@ def _field(entry, key, kind, default=None, required=False):
         if isinstance(value, OutOfRange):
             what = f"out of range ({value.text})"
         raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is {what}")
+    if kind is int and not in_range(value):
+        name = entry.get("snapshot") if isinstance(entry.get("snapshot"), str) else "?"
+        raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is out of range ({OutOfRange(value).text})")
     return value
 
 
@@ -139,7 +147,7 @@ def _size_from_index_details(entry):
     if not isinstance(details, dict) or not details:
         return None
     sizes = [d.get("size_in_bytes") for d in details.values() if isinstance(d, dict)]
-    if any(isinstance(s, OutOfRange) for s in sizes):
+    if any(isinstance(s, OutOfRange) or (isinstance(s, int) and not in_range(s)) for s in sizes):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field 'size_in_bytes' is out of range")
     sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s >= 0]
     return sum(sizes) if sizes else None
@@ -168,7 +176,7 @@ def parse_snapshot(entry, repository):
         raise ResponseShapeError("a snapshot entry is not an object")
     shards = _field(entry, "shards", dict, default={})
     total, failed = shards.get("total", 0), shards.get("failed", 0)
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (total, failed)):
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2 ** 31 for n in (total, failed)):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: shard counts are not numbers")
     return Snapshot(
         name=_field(entry, "snapshot", str, required=True),
@@ -256,6 +264,6 @@ def parse_status_size(payload):
         return None
     total = stats.get("total")
     value = total.get("size_in_bytes") if isinstance(total, dict) else stats.get("total_size_in_bytes")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63:
         return value
     return None
