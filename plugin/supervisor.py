@@ -66,8 +66,8 @@ def peek(argv, default_timeout):
             timeout = seconds
     except DurationError:
         pass
-    if values.get("f") == "json":
-        fmt = "json"
+    if values.get("f") in ("json", "openmetrics"):
+        fmt = values["f"]
     return timeout, fmt
 
 
@@ -83,16 +83,23 @@ def failure_output(message, fmt):
     return f"ES_SNAPSHOT UNKNOWN - {message}\n"
 
 
+def _limit(fmt):
+    return NAGIOS_OUTPUT_LIMIT if fmt == "nagios" else JSON_OUTPUT_LIMIT
+
+
 def bound(output, fmt):
-    """At most what the monitoring system keeps, cut at a line end."""
-    limit = JSON_OUTPUT_LIMIT if fmt == "json" else NAGIOS_OUTPUT_LIMIT
+    """At most what the reader keeps: Nagios 8 KB, a cut at a line end; a
+    JSON document whole or not at all; other formats (one metric a line)
+    cut at a line end, to 64 KB."""
+    limit = _limit(fmt)
     if len(output) <= limit:
         return output
     if fmt == "json":  # a cut document is no document
         return failure_output(f"output larger than {limit // 1024} KB", fmt).encode()
-    cut = output.rfind(b"\n", 0, limit - 40)
-    cut = cut if cut > 0 else limit - 40
-    return output[:cut] + b"\n... output cut (Nagios keeps 8 KB)\n"
+    marker = b"\n... output cut (Nagios keeps 8 KB)\n" if fmt == "nagios" else b"\n"
+    cut = output.rfind(b"\n", 0, limit - len(marker))
+    cut = cut if cut > 0 else limit - len(marker)
+    return output[:cut] + marker
 
 
 def emit(data):
@@ -162,7 +169,7 @@ def supervise(child, argv, default_timeout):
 
 def _collect(pid, reader, deadline, fmt):
     """(output, wait status) of the child, or (output, None) at the deadline."""
-    limit = (JSON_OUTPUT_LIMIT if fmt == "json" else NAGIOS_OUTPUT_LIMIT) + 1
+    limit = _limit(fmt) + 1
     chunks, size, open_ = [], 0, True
     while True:
         left = deadline - time.monotonic()

@@ -604,3 +604,51 @@ def test_password_file_wins_over_argument_and_environment(tmp_path):
     assert creds.password == "from-file"
     assert creds.notes == (f"password file {path} is readable by other users (chmod 600 it)",)
     assert load_credentials(_Options(user="u", password="from-arg"), {"ES_PASSWORD": "e"}).password == "from-arg"
+
+
+def test_read_secret_file_takes_first_line_of_small_regular_file(tmp_path):
+    from plugin.credentials import MAX_SECRET_FILE, CredentialError, read_secret_file
+    path = tmp_path / "secret"
+    path.write_bytes(CANARY.encode() + b"\r\nsecond\n")
+    os.chmod(path, 0o600)
+    assert read_secret_file(str(path), "password") == (CANARY, ())
+    os.chmod(path, 0o604)
+    assert read_secret_file(str(path), "password")[1] == (
+        f"password file {path} is readable by other users (chmod 600 it)",)
+    path.write_bytes(b"x" * MAX_SECRET_FILE)
+    assert read_secret_file(str(path), "password")[0] == "x" * 65536
+    for content, words in [(b"x" * (MAX_SECRET_FILE + 1), "is larger than 64 KB"), (b"\n\n", "is empty"),
+                           (b"\xff\xfe", "is not UTF-8 text")]:
+        path.write_bytes(content)
+        with pytest.raises(CredentialError, match=words):
+            read_secret_file(str(path), "password")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for special in (str(fifo), "/dev/zero", str(tmp_path)):
+        with pytest.raises(CredentialError, match=f"password file {special} is not a regular file"):
+            read_secret_file(special, "password")
+    with pytest.raises(CredentialError, match="cannot read password file .*: No such file or directory"):
+        read_secret_file(str(tmp_path / "missing"), "password")
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["-t", "5"], (5, "nagios")), (["-t5", "--format=json"], (5, "json")),
+    (["--timeout", "1m", "--format", "openmetrics"], (60, "openmetrics")),
+    (["--timeout=2"], (2, "nagios")), (["-t", "0"], (10, "nagios")), (["-t", "x"], (10, "nagios")),
+    (["-t", "3601"], (10, "nagios")), (["-t"], (10, "nagios")),
+])
+def test_supervisor_reads_its_deadline_like_the_parser(argv, expected):
+    from plugin.supervisor import peek
+    assert peek(argv, 10) == expected
+
+
+def test_supervisor_bounds_output_per_format():
+    from plugin.supervisor import bound
+    line = b"x" * 99 + b"\n"
+    assert bound(line * 80, "nagios") == line * 80  # 8000 bytes: kept whole
+    nagios = bound(line * 200, "nagios")
+    assert len(nagios) <= 8000 and nagios.endswith(b"\n... output cut (Nagios keeps 8 KB)\n")
+    metrics = bound(line * 1000, "openmetrics")
+    assert len(metrics) <= 64 * 1024 and metrics.endswith(line) and b"cut" not in metrics
+    document = json.loads(bound(b'{"a": "' + b"y" * 70000 + b'"}', "json"))
+    assert (document["state"], document["summary"]) == ("UNKNOWN", "output larger than 64 KB")
