@@ -17,7 +17,7 @@ from .reader import Query
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
-from .supervisor import timeout_line
+from .supervisor import supervise, timeout_line
 from .wording import clean_reason, use_redactor
 
 # Nagios keeps 8192 bytes of plugin output; the log at -vv/-vvv gets this much
@@ -115,11 +115,18 @@ def _say(line, code):
     sys.exit(code)
 
 
+def _unknown(message, settings):
+    if settings.format == "json":
+        print(json_failure(message, 3))
+        sys.stdout.flush()
+        sys.exit(3)
+    _say(f"UNKNOWN - {message}", 3)
+
+
 def main(argv=None, environ=None):
     """The plugin.  From the command line (no arguments given), the run is
     supervised: see supervisor.py for why the deadline needs a process."""
     if argv is None and environ is None and hasattr(os, "fork"):
-        from .supervisor import supervise
         supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT)
     _run(argv, environ)
 
@@ -168,13 +175,9 @@ def _check(argv, environ, started, boundary):
             sys.exit(check.exitcode)
         check.main(verbose=settings.verbose)
     except DeadlineExceeded:
-        message = timeout_line(settings.timeout)
-        if settings.format == "json":
-            print(json_failure(message, 3))
-            sys.exit(3)
-        _say(f"UNKNOWN - {message}", 3)
+        _unknown(timeout_line(settings.timeout), settings)
     except MemoryError:
-        _say("UNKNOWN - out of memory while reading the answer", 3)
+        _unknown("out of memory while reading the answer", settings)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         line = f"UNKNOWN - internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
         if settings.verbose >= 3:

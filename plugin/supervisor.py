@@ -114,12 +114,19 @@ def emit(data):
 
 
 def supervise(child, argv, default_timeout):
-    """Run ``child()`` (which must end in SystemExit) under the deadline."""
+    """Run ``child()`` (which must end in SystemExit) under the deadline.
+
+    Never returns, unless no child can be forked: then the caller runs the
+    check in this process, with the signal-based deadline only.
+    """
     started = time.monotonic() - process_age()
     timeout, fmt = peek(argv, default_timeout)
     sys.stdout.flush()
-    reader, writer = os.pipe()
-    pid = os.fork()
+    try:
+        reader, writer = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return  # no process to spare: the caller runs the check itself
     if pid == 0:  # the child: stdout is the pipe, the parent the clock
         os.close(reader)
         os.dup2(writer, 1)
