@@ -138,10 +138,14 @@ def test_redactor_leaves_own_request_paths_of_a_weak_secret():
 
 
 def test_redactor_catches_escaped_and_encoded_forms():
-    secret = 'pa"ss wo\\rd/é'
+    secret = 'pa"ss  wo\\rd/é,*'
     redact = Redactor([secret])
-    for form in (secret, json.dumps(secret)[1:-1], "pa%22ss%20wo%5Crd%2F%C3%A9", 'pa"ss   wo\\rd/é'):
-        assert "***" in redact(" ".join(form.split()) if "   " in form else form)
+    forms = [secret, 'pa"ss wo\\rd/é,*', json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             "pa%22ss%20%20wo%5Crd%2F%C3%A9%2C%2A", "pa%22ss%20%20wo%5Crd%2F%C3%A9,*", "pa_ss__wo_rd/_,*"]
+    for form in forms:
+        assert redact(f"<{form}>") == "<***>", form
+    assert redact.longest == max(len(f) for f in forms)
+    assert Redactor([])("text") == "text" and Redactor([]).longest == 0
 
 
 def test_cluster_text_is_redacted_before_it_is_cut():
@@ -537,6 +541,52 @@ class _Options:
         self.__dict__.update(dict(api_key_file=None, bearer_token_file=None, user=None,
                                   password_file=None, password=None), **kw)
 
+
+@pytest.mark.parametrize("argv, env, expected", [
+    (["--password", CANARY], {}, [CANARY]),
+    (["--password=" + CANARY], {}, [CANARY]),
+    (["--password"], {}, []),
+    (["--url", f"http://mon:{CANARY}%2F@h"], {}, [f"{CANARY}%2F", f"{CANARY}/", f"mon:{CANARY}%2F"]),
+    (["--url", f"http://:{CANARY}@h"], {}, [CANARY]),
+    ([], {"ES_PASSWORD": f" {CANARY} "}, [f" {CANARY} ", CANARY]),
+    ([], {"ES_API_KEY": f"kid:{CANARY}"}, [f"kid:{CANARY}", CANARY]),
+    ([], {"ES_BEARER_TOKEN": CANARY}, [CANARY]),
+])
+def test_secrets_in_argv_before_options_are_understood(argv, env, expected):
+    from plugin.credentials import secrets_in_argv
+    found = secrets_in_argv(argv, env)
+    assert sorted(set(found)) == sorted(set(expected)) and "" not in found
+
+
+def test_stray_es_password_is_ignored_only_next_to_api_key_or_token():
+    from plugin.credentials import CredentialError, load_credentials
+    for env in ({"ES_API_KEY": "kid:key"}, {"ES_BEARER_TOKEN": "tok"}):
+        creds = load_credentials(_Options(), {**env, "ES_PASSWORD": CANARY})
+        assert creds.password == "" and creds.notes == (
+            "$ES_PASSWORD is set but ignored: an API key or bearer token is used",)
+        assert CANARY not in creds.secrets
+        with pytest.raises(CredentialError, match="a password was given but no --user"):
+            load_credentials(_Options(password="x"), env)
+        with pytest.raises(CredentialError, match="give only one of"):
+            load_credentials(_Options(user="u"), {**env, "ES_PASSWORD": CANARY})
+    assert load_credentials(_Options(), {"ES_API_KEY": "kid:key", "ES_PASSWORD": ""}).notes == ()
+    with pytest.raises(CredentialError, match="a password was given but no --user"):
+        load_credentials(_Options(), {"ES_PASSWORD": CANARY})
+
+
+@pytest.mark.parametrize("options, env, words", [
+    (_Options(user="monitor"), {}, "--user monitor needs a password: set $ES_PASSWORD or give --password-file FILE"),
+    (_Options(user="mon\x00itor"), {"ES_PASSWORD": "p"}, "the user name contains a control character"),
+    (_Options(user="monitor"), {"ES_PASSWORD": "p\x7f"}, "the password contains a control character"),
+    (_Options(), {"ES_API_KEY": "kid:\x1fkey"}, "the API key contains a control character"),
+    (_Options(), {"ES_BEARER_TOKEN": "t\nok"}, "the bearer token contains a control character"),
+])
+def test_credential_mistakes_are_named(options, env, words):
+    from plugin.credentials import CredentialError, load_credentials
+    with pytest.raises(CredentialError) as error:
+        load_credentials(options, env)
+    assert str(error.value) == words
+    assert load_credentials(_Options(user="monitor"), {"ES_PASSWORD": "p ~"}).password == "p ~"
 
 def _printed(creds, text):
     return Redactor(creds.secrets)(text)
