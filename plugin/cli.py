@@ -1,4 +1,5 @@
 """Running the check: assemble it from Settings, guard the run, print."""
+import io
 import logging
 import os
 import sys
@@ -10,15 +11,16 @@ import nagiosplugin
 from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
                        RecentContext, RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
                        SlmContext, StreakContext)
-from .credentials import Redactor
+from .credentials import Redactor, secrets_in_argv
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
-from .options import PROG, HelpShown, UsageError, parse_settings
+from .options import DEFAULT_TIMEOUT, PROG, HelpShown, UsageError, parse_settings
 from .reader import Query
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
-from .wording import clean_reason
+from .supervisor import supervise, timeout_line
+from .wording import clean_reason, use_redactor
 
 # Nagios keeps 8192 bytes of plugin output; the log at -vv/-vvv gets this much
 # (the long output gets summary.LONG_OUTPUT_BUDGET).
@@ -98,13 +100,49 @@ def _failure(settings, message, code):
 
 
 def _print_report(settings, text):
-    if settings.format == "openmetrics":
+    if settings.format == "openmetrics" and isinstance(sys.stdout, _Boundary):
         # The exposition format is UTF-8 whatever the locale: a repository
         # name need not be ASCII, and a cron job's locale may not be UTF-8.
-        reconfigure = getattr(sys.stdout, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(encoding="utf-8")
+        sys.stdout.utf8 = True
     print(text)
+
+
+class _Boundary(io.TextIOBase):
+    """Standard output as the plugin writes it: held, redacted whole, written.
+
+    Everything printed passes here (status line, long output, log, JSON and
+    any format added later), so no secret reaches stdout whichever code
+    path printed it.  Held until flushed, so that a secret printed in two
+    pieces is still seen whole; written in the stream's encoding with
+    replacement, so an ASCII-only locale cannot raise.
+    """
+
+    def __init__(self, stream):
+        super().__init__()
+        self.stream = stream
+        self.redact = str
+        self.parts = []
+        self.utf8 = False  # bytes in UTF-8 whatever the locale (--format openmetrics)
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        self.parts.append(str(text))
+        return len(text)
+
+    def flush(self):
+        if self.parts:
+            text, self.parts = self.redact("".join(self.parts)), []
+            if self.utf8 and hasattr(self.stream, "buffer"):
+                # Not reconfigure(): in the supervised child the stream was
+                # made for the original stdout (a file: seekable), now a pipe.
+                self.stream.flush()
+                self.stream.buffer.write(text.encode("utf-8", "replace"))
+            else:
+                encoding = getattr(self.stream, "encoding", None) or "utf-8"
+                self.stream.write(text.encode(encoding, "replace").decode(encoding))
+        self.stream.flush()
 
 
 def _say(line, code):
@@ -113,12 +151,43 @@ def _say(line, code):
     sys.exit(code)
 
 
+def _unknown(message, settings):
+    if settings.format != "nagios":
+        _print_report(settings, _failure(settings, message, 3))
+        sys.stdout.flush()
+        sys.exit(3)
+    _say(f"UNKNOWN - {message}", 3)
+
+
 def main(argv=None, environ=None):
+    """The plugin.  From the command line (no arguments given), the run is
+    supervised: see supervisor.py for why the deadline needs a process."""
+    if argv is None and environ is None and hasattr(os, "fork"):
+        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT)
+    _run(argv, environ)
+
+
+def _run(argv, environ, started=None):
+    boundary = _Boundary(sys.stdout)
+    sys.stdout = boundary
+    try:
+        _check(argv, os.environ if environ is None else environ, started, boundary)
+    except KeyboardInterrupt:
+        _say("UNKNOWN - interrupted (Ctrl-C or SIGINT)", 3)
+    finally:
+        try:
+            boundary.flush()
+        finally:
+            sys.stdout = boundary.stream
+
+
+def _check(argv, environ, started, boundary):
     # Icinga reads stderr into the check output: no warnings, no lastResort log.
     warnings.simplefilter("ignore")
     logging.getLogger().addHandler(logging.NullHandler())
+    boundary.redact = Redactor(secrets_in_argv(argv if argv is not None else sys.argv[1:], environ))
     try:
-        settings = parse_settings(argv, os.environ if environ is None else environ)
+        settings = parse_settings(argv, environ)
     except HelpShown:
         sys.exit(3)
     except UsageError as exc:
@@ -127,9 +196,11 @@ def main(argv=None, environ=None):
         print(f"See {PROG} --help")
         sys.exit(3)
     redact = Redactor(settings.secrets)
+    boundary.redact = redact
+    use_redactor(redact)
     log = logging.getLogger("nagiosplugin.es_snapshot")
     log.addFilter(_LogFilter(redact))
-    deadline = Deadline(settings.timeout)
+    deadline = Deadline(settings.timeout, started=started)
     deadline.arm()
     try:
         check = build_check(settings, make_client(settings, deadline, redact))
@@ -140,11 +211,9 @@ def main(argv=None, environ=None):
             sys.exit(check.exitcode)
         check.main(verbose=settings.verbose)
     except DeadlineExceeded:
-        message = f"plugin timed out after {settings.timeout:g}s (-t)"
-        if settings.format != "nagios":
-            _print_report(settings, _failure(settings, message, 3))
-            sys.exit(3)
-        _say(f"UNKNOWN - {message}", 3)
+        _unknown(timeout_line(settings.timeout), settings)
+    except MemoryError:
+        _unknown("out of memory while reading the answer", settings)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         line = f"UNKNOWN - internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
         if settings.format == "openmetrics":

@@ -10,10 +10,13 @@ import email.utils
 import json
 import logging
 import math
+import os
+import re
 import socket
 import ssl
 import time
 from urllib.parse import urlencode, urlsplit
+from urllib.request import getproxies
 
 import nagiosplugin
 import requests
@@ -22,6 +25,7 @@ from . import __version__
 from .deadline import DeadlineExceeded
 from .durations import format_duration
 from .errors import EsError
+from .snapshots import ResponseShapeError, decode_int, loads
 from .wording import clean_reason
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
@@ -29,6 +33,14 @@ log = logging.getLogger("nagiosplugin.es_snapshot")
 # A listing of 100,000 snapshots is about 60 MB; anything larger is not a
 # snapshot listing and is refused before it fills the monitoring host's memory.
 MAX_BODY_BYTES = 96 * 1024 * 1024
+# Real answers carry about 100 bytes per JSON object or array; a body of
+# 95 MiB of "[{},{},...]" would decode into 2.6 GB of Python objects.  One
+# container per 96 bytes of the largest body accepted is far above any real
+# repository and bounds what json.loads builds (about 100 MB).
+MAX_CONTAINERS = MAX_BODY_BYTES // 96
+# JSON numbers no field can hold (NaN, Infinity, floats beyond 64 bits,
+# ints beyond Python's 4,300 digits) are decoded to OutOfRange by
+# snapshots.loads, so that the field holding one is named.
 CHUNK = 64 * 1024
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
@@ -45,10 +57,17 @@ class EsClient:
         self.redact = redact
         self.requests_made = []  # (path, status, bytes, seconds) for -vv
         session = requests.Session()
-        session.trust_env = use_env_proxy
+        # Trust and credentials come from the command line only: with
+        # trust_env, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override --ca-cert and
+        # --insecure, and ~/.netrc adds credentials (or breaks the run when
+        # malformed).  The proxy variables are read here instead.
+        session.trust_env = False
         session.max_redirects = MAX_REDIRECTS
         session.verify = verify
         session.cert = cert
+        self.verify = verify
+        self.use_env_proxy = use_env_proxy
+        self.proxies = None  # read at the first request: a bad variable is its failure
         session.headers.update({
             "Accept": "application/json",
             "User-Agent": f"check_es_snapshot/{__version__}",
@@ -105,14 +124,21 @@ class EsClient:
             raise EsError(f"timed out before {what} at {self.where}", nagiosplugin.Critical)
         started = time.monotonic()
         response = None
+        if self.proxies is None:
+            self.proxies = environment_proxies(self.base_url) if self.use_env_proxy else {}
         try:
-            response = self.session.get(
-                self.base_url + shown, stream=True,
+            prepared = self.session.prepare_request(requests.Request("GET", self.base_url + shown))
+            # requests decodes %2E to "." (an unreserved character), which
+            # would turn a repository named ".." into a step out of the
+            # --url prefix: the path goes out exactly as path_of() quoted it.
+            prepared.url = prepared.url[: len(prepared.url) - len(requests.utils.requote_uri(shown))] + shown
+            response = self.session.send(
+                prepared, stream=True, verify=self.verify, proxies=self.proxies, cert=self.session.cert,
                 timeout=(min(CONNECT_TIMEOUT, remaining), remaining))
             body = self._read(response, what)
             return response.status_code, response.headers, body, time.monotonic() - started
         except DeadlineExceeded:
-            raise EsError(f"cannot {what} at {self.where}: {timed_out(self.deadline.network_budget)}",
+            raise EsError(f"cannot {what} at {self.where}: {timed_out(self._timeout)}",
                           nagiosplugin.Critical) from None
         except requests.exceptions.RequestException as exc:
             raise self._transport_error(exc, what) from None
@@ -120,19 +146,49 @@ class EsClient:
             if response is not None:
                 response.close()
 
+    @property
+    def _timeout(self):
+        """The -t the operator gave (test doubles may only know the budget)."""
+        return getattr(self.deadline, "seconds", None) or self.deadline.network_budget
+
     def _read(self, response, what):
-        chunks, size = [], 0
+        """The body, refused as soon as it cannot be an answer.
+
+        Every answer the plugin reads is a JSON object: a body that starts
+        otherwise, or holds more containers than any real answer, is refused
+        while it arrives, before it costs memory or a json.loads.
+        """
+        body, containers, opened = bytearray(), 0, False
         for chunk in response.iter_content(CHUNK):
-            size += len(chunk)
-            if size > MAX_BODY_BYTES:
+            if not opened and chunk.strip():
+                opened = True
+                head = chunk.lstrip()[:1]
+                if head == b"[" and response.status_code < 500:
+                    raise EsError(f"{what} at {self.where}: HTTP {response.status_code} with a JSON "
+                                  "array where an object is due, refused", status=response.status_code)
+                if head != b"{":
+                    return bytes(body + chunk)  # not JSON at all: _decode says what it is
+            body += chunk  # one bytearray: no second copy of a large body
+            if len(body) > MAX_BODY_BYTES:
                 raise EsError(f"{what} at {self.where}: answer larger than "
                               f"{MAX_BODY_BYTES // 2**20} MiB, refused")
-            chunks.append(chunk)
-        return b"".join(chunks)
+            containers += chunk.count(b"{") + chunk.count(b"[")
+            if containers > MAX_CONTAINERS:
+                raise EsError(f"{what} at {self.where}: answer with more than {MAX_CONTAINERS:,} "
+                              "JSON objects, refused", status=response.status_code)
+        return body
 
     def _decode(self, body, status, what, decode=None):
         try:
-            return (decode or json.loads)(body)
+            decode = decode or loads
+            try:
+                return decode(body)
+            except (UnicodeDecodeError, json.JSONDecodeError, ResponseShapeError):
+                raise
+            except ValueError:
+                # An int of over 4,300 digits (Python's limit).  Only then
+                # every int goes through decode_int (snapshots.loads says why).
+                return decode(body, parse_int=decode_int)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             pass
         if status >= 500:
@@ -150,10 +206,13 @@ class EsClient:
 
     def _status_error(self, status, payload, what):
         error = payload.get("error") if isinstance(payload, dict) else None
-        error_type = error.get("type", "") if isinstance(error, dict) else ""
-        reason = error.get("reason", "") if isinstance(error, dict) else (
-            error if isinstance(error, str) else "")
-        reason = self.redact(str(reason))[:160]
+        error_type = error.get("type") if isinstance(error, dict) else ""
+        error_type = error_type if isinstance(error_type, str) else ""
+        reason = error.get("reason") if isinstance(error, dict) else error
+        # A null reason (ES 503 master_not_discovered_exception) says its type.
+        reason = reason if isinstance(reason, str) and reason.strip() else error_type
+        full = self.redact(reason[:4096])
+        reason = clean_reason(full, 160)
         if status == 401:
             return EsError(f"authentication failed at {self.where} (HTTP 401): "
                            "check the user and password or API key", status=status)
@@ -164,11 +223,40 @@ class EsClient:
         state = nagiosplugin.Critical if status >= 500 or status in (429,) else nagiosplugin.Unknown
         detail = f": {reason}" if reason else ""
         return EsError(f"HTTP {status} from {self.where} for {what}{detail}",
-                       state, status=status, error_type=error_type)
+                       state, status=status, error_type=error_type, reason=full)
 
     def _transport_error(self, exc, what):
-        cause = describe_cause(exc, self.deadline.network_budget)
+        cause = describe_cause(exc, self._timeout)
         return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
+
+
+PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+
+
+def environment_proxies(url):
+    """Proxies from http(s)_proxy/all_proxy for ``url``, honouring no_proxy.
+
+    A variable that is no URL is an operator's mistake, named as such
+    (requests would only say that "the URL" is not valid).
+    """
+    if requests.utils.should_bypass_proxies(url, no_proxy=None):
+        return {}
+    proxies = {}
+    for scheme, value in getproxies().items():
+        if scheme not in (urlsplit(url).scheme, "all"):
+            continue
+        name = next((n for n in (f"{scheme}_proxy", f"{scheme.upper()}_PROXY")
+                     if os.environ.get(n) == value), f"{scheme}_proxy")
+        try:
+            parts = urlsplit(value if "://" in value else "http://" + value)
+            valid = parts.scheme in PROXY_SCHEMES and parts.hostname and (parts.port or True)
+        except ValueError:
+            valid = False
+        if not valid or re.search(r"[\s\x00-\x1f]", value):
+            raise EsError(f"the proxy variable {name} is not a valid proxy URL "
+                          "(fix it, or --no-proxy ignores it)")
+        proxies[scheme] = value
+    return proxies
 
 
 def retry_after(status, headers):
@@ -176,7 +264,7 @@ def retry_after(status, headers):
     if status not in (429, 503):
         return None
     value = headers.get("Retry-After", "").strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]{1,9}", value):  # str.isdigit() also takes "²" and "١"
         return float(value)
     try:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
@@ -184,8 +272,8 @@ def retry_after(status, headers):
         return None
 
 
-def timed_out(budget):
-    return f"no complete answer within {budget:g}s (timed out)"
+def timed_out(seconds):
+    return f"no complete answer within {seconds:g}s (-t, timed out)"
 
 
 def _chain(exc):

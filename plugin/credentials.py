@@ -46,14 +46,35 @@ class Credentials(namedtuple("Credentials", "user password api_key bearer notes 
                             header.partition(" ")[2], *self.given) if s]
 
 
+# A secret is a line; a larger "secret file" is a mistake (or /dev/zero).
+MAX_SECRET_FILE = 64 * 1024
+
+
 def read_secret_file(path, what):
-    """First line of a secret file; a note when other users may read it."""
+    """First line of a secret file; a note when other users may read it.
+
+    Only a regular file of at most 64 KB: a FIFO, /dev/stdin or /dev/zero
+    would hang the run or fill its memory.  Opened without blocking, so a
+    FIFO without a writer is refused instead of waited for.
+    """
     try:
-        with open(path, encoding="utf-8") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
-            value = handle.readline().rstrip("\r\n")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as exc:
         raise CredentialError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise CredentialError(f"{what} file {path} is not a regular file")
+        if info.st_size > MAX_SECRET_FILE:
+            raise CredentialError(f"{what} file {path} is larger than {MAX_SECRET_FILE // 1024} KB")
+        data = os.read(fd, MAX_SECRET_FILE + 1)
+    except OSError as exc:
+        raise CredentialError(f"cannot read {what} file {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    mode = info.st_mode
+    try:
+        value = data.decode("utf-8").splitlines()[0] if data.strip() else ""
     except UnicodeDecodeError:
         raise CredentialError(f"{what} file {path} is not UTF-8 text") from None
     if not value:
@@ -112,22 +133,95 @@ def load_credentials(options, environ, url_user="", url_password=""):
         password = environ[PASSWORD_ENV]
     else:
         password = url_password
+    if (api_key or bearer) and not options.password_file and options.password is None \
+            and not user and password == environ.get(PASSWORD_ENV):
+        # Icinga may set ES_PASSWORD for every check: not a contradiction.
+        if password:
+            notes.append(f"${PASSWORD_ENV} is set but ignored: an API key or bearer token is used")
+        password = ""
     if sum(bool(x) for x in (api_key, bearer, user)) > 1:
         raise CredentialError("give only one of --user, an API key or a bearer token")
     if password and not user:
         raise CredentialError("a password was given but no --user")
+    if user and not password:
+        raise CredentialError(f"--user {user} needs a password: set ${PASSWORD_ENV} or give "
+                              "--password-file FILE")
+    for name, value in (("the user name", user), ("the password", password),
+                        ("the API key", given[0] if given else ""), ("the bearer token", bearer)):
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            # A header cannot carry it; requests would fail deep inside.
+            raise CredentialError(f"{name} contains a control character")
     return Credentials(user=user, password=password, api_key=api_key,
                        bearer=bearer, notes=tuple(notes), given=tuple(g for g in given if g))
 
 
+def secrets_in_argv(argv, environ):
+    """Secrets known before the options are understood: for usage errors.
+
+    The value after (or attached to) ``--password``, the password inside
+    any URL, and the secrets in the environment, in every form they take.
+    """
+    found = []
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg == "--password" and index + 1 < len(args):
+            found.append(args[index + 1])
+        elif arg.startswith("--password="):
+            found.append(arg.partition("=")[2])
+        if "@" in arg:
+            userinfo = arg.partition("://")[2].rpartition("@")[0]
+            user, _, password = userinfo.partition(":")
+            found += [password, unquote(password), user and f"{user}:{password}"]
+    for name in (PASSWORD_ENV, API_KEY_ENV, BEARER_ENV):
+        value = environ.get(name, "")
+        found += [value, value.strip(), value.strip().partition(":")[2]]
+    return [s for s in found if s]
+
+
+# Words of the plugin's own requests and sentences.  A weak secret found
+# inside one (a password "snapshot") is left there: replacing it would mangle
+# the path and, by the gap, show the secret to whoever knows the path.
+OWN_WORDS = ("ES_SNAPSHOT", "_snapshot", "snapshots", "snapshot", "_status", "_slm",
+             "_all", "_current", "_health_report", "repository", "repositories", "policy",
+             "ignore_unavailable", "index_details", "from_sort_value", "start_time")
+
+
+def _forms(secret):
+    """The secret as given and as it may come back: whitespace collapsed,
+    JSON-escaped, percent-encoded, cleaned for a status line."""
+    import json
+    import re
+    from urllib.parse import quote
+    forms = {secret, " ".join(secret.split()), json.dumps(secret)[1:-1],
+             json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""),
+             quote(secret, safe=",*"), re.sub(r"[^\x21-\x7e]|[|`$'\"<>&~\\]", "_", secret)}
+    return {f for f in forms if f}
+
+
 class Redactor:
-    """Replaces every known secret in a text by ``***``."""
+    """Replaces every known secret in a text by ``***``.
+
+    One pass of one regular expression, longest alternative first: an API
+    key given as ``id:key`` is registered both whole and as its key, and
+    replacing the key first would leave ``id:***`` and show the id.
+    """
 
     def __init__(self, secrets=()):
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+        import re
+        forms = set()
+        for secret in secrets:
+            if secret:
+                forms |= _forms(secret)
+        self.secrets = sorted(forms, key=len, reverse=True)
+        self.longest = len(self.secrets[0]) if self.secrets else 0
+        own = [w for w in OWN_WORDS if any(f in w for f in forms)]
+        alternatives = sorted([(w, True) for w in own] + [(f, False) for f in forms],
+                              key=lambda item: (-len(item[0]), not item[1]))
+        self._keep = {w for w, kept in alternatives if kept}
+        self._pattern = re.compile("|".join(re.escape(a) for a, _ in alternatives)) if forms else None
 
     def __call__(self, text):
         text = str(text)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: m.group(0) if m.group(0) in self._keep else "***", text)

@@ -9,8 +9,9 @@ class EsError(Exception):
     CRITICAL, authentication and protocol errors UNKNOWN.
     """
 
-    def __init__(self, message, state=nagiosplugin.Unknown, status=None, error_type=""):
+    def __init__(self, message, state=nagiosplugin.Unknown, status=None, error_type="", reason=""):
         super().__init__(message)
+        self.reason = reason  # the cluster's whole reason (redacted), uncut
         self.state = state
         self.status = status
         self.error_type = error_type

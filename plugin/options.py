@@ -5,6 +5,7 @@ Nagios commands): icinga/generate.py derives the CheckCommand from
 build_parser(), and tests hold README and --help together.
 """
 import argparse
+import ipaddress
 import os
 import re
 from collections import namedtuple
@@ -17,6 +18,7 @@ from .contexts import ALIASES, DEFAULT_STATE_MAP, LEVELS
 from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
                           load_credentials, split_url_userinfo)
 from .durations import DurationError, parse_age_range, parse_duration
+from .wording import clean, clean_reason
 
 PROG = "check_es_snapshot"
 # The CheckCommand ships inside the package (icinga/generate.py writes it
@@ -111,6 +113,13 @@ class PrintIcingaConf(argparse.Action):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            # "--pass=hunter2" or a stray value must not be echoed back.
+            words = message[len(prefix):].split()
+            names = [w.partition("=")[0] for w in words if w.startswith("-")]
+            others = len(words) - len(names)
+            message = prefix + " ".join(names + ([f"and {others} value(s), not shown"] if others else []))
         raise UsageError(message)
 
     def exit(self, status=0, message=None):
@@ -155,7 +164,8 @@ class Settings(namedtuple("Settings", [
 
 
 def build_parser():
-    p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, add_help=False,
+    # allow_abbrev=False: "--pass=x" must not silently mean --password.
+    p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, add_help=False, allow_abbrev=False,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     conn = p.add_argument_group("connection")
     conn.add_argument("--url", default="http://localhost:9200",
@@ -245,19 +255,40 @@ def build_parser():
     return p
 
 
+_HOST_NAME = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_.])?")
+
+
+def _host(option, host):
+    """A host name, IPv4 or IPv6 literal; IPv6 comes back bracketed."""
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if ":" in bare:
+        address, _, zone = bare.partition("%")
+        try:
+            return f"[{ipaddress.IPv6Address(address).compressed}{'%25' + zone if zone else ''}]"
+        except ValueError:
+            pass
+        raise UsageError(f"{option} takes a host name or IP address, without a scheme or port "
+                         "(use -P for the port, --url for the scheme)")
+    if bare != host or not _HOST_NAME.fullmatch(host) or len(host) > 253:
+        raise UsageError(f"{option} takes a host name or IP address, not {clean_reason(host, 60)!r}")
+    return host
+
+
 def _base_url(options):
-    url, user, password = split_url_userinfo(options.url.strip())
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--url must be http(s)://host[:port][/prefix], not {parts.scheme or url!r}")
+    # The URL may carry a password: messages never quote it.
     try:
-        host, port = options.hostname or parts.hostname, options.port or parts.port
+        url, user, password = split_url_userinfo(options.url.strip())
+        parts = urlsplit(url)
+        url_port = parts.port
     except ValueError:
-        raise UsageError("--url has an invalid port") from None
+        raise UsageError("--url is not a valid URL (http(s)://host[:port][/prefix])") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError("--url must be http(s)://host[:port][/prefix]"
+                         + (f", not {clean(parts.scheme, 20)}://..." if parts.scheme else ""))
+    host, port = options.hostname or parts.hostname, options.port or url_port
+    host = _host("-H" if options.hostname else "--url", host)
     if port is not None and not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range")
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"  # IPv6 literal
     netloc = f"{host}:{port}" if port else host
     return urlunsplit(parts._replace(netloc=netloc)), user, password
 
@@ -317,11 +348,26 @@ def _tls(options):
             raise UsageError(f"{path} does not exist")
     if options.client_key and not options.client_cert:
         raise UsageError("--client-key needs --client-cert")
+    for path in (options.client_key, options.client_cert):
+        if path and _encrypted_key(path):
+            # OpenSSL would ask for the passphrase on the terminal, or fail
+            # with a message that does not say why.
+            raise UsageError(f"the key in {path} is encrypted: give an unencrypted key "
+                             "(openssl pkey -in KEY -out PLAIN), readable only by the monitoring user")
     verify = False if options.insecure else (options.ca_cert or True)
     cert = options.client_cert
     if options.client_cert and options.client_key:
         cert = (options.client_cert, options.client_key)
     return verify, cert
+
+
+def _encrypted_key(path):
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64 * 1024)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    return b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED" in head
 
 
 _COUNT_RANGE = re.compile(r"@?(?:(?:\d+|~):)?\d*")

@@ -102,9 +102,37 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health registere
         return min(successes, key=lambda s: s.start_ms) if successes else None
 
 
+# Elasticsearch refuses request lines over 4 KB (http.max_initial_line_length);
+# this much is left for the names, the rest for --url's prefix and parameters.
+MAX_NAMES_IN_PATH = 3000
+
+
 def path_of(*segments):
-    """URL path from names that may hold any character (repository names)."""
-    return "/" + "/".join(quote(s, safe=",*") for s in segments)
+    """URL path from names that may hold any character (repository names).
+
+    A name ``.`` or ``..`` is percent-encoded: as a path segment it would
+    climb out of the --url prefix.
+    """
+    return "/" + "/".join(_segment(s) for s in segments)
+
+
+def _segment(name):
+    quoted = quote(name, safe=",*")
+    return quoted.replace(".", "%2E") if quoted.strip(".") == "" else quoted
+
+
+def name_groups(names):
+    """The names in comma lists that each fit in one request line."""
+    group, used = [], 0
+    for name in names:
+        size = len(quote(name, safe=",*")) + 1
+        if group and used + size > MAX_NAMES_IN_PATH:
+            yield group
+            group, used = [], 0
+        group.append(name)
+        used += size
+    if group:
+        yield group
 
 
 class SnapshotReader:
@@ -282,36 +310,40 @@ class SnapshotReader:
             if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
                 return self._newest_first_listing(names, params, now_ms)
         except EsError as exc:
-            if exc.status != 400 or "unrecognized parameter" not in str(exc):
+            if exc.status != 400 or "unrecognized parameter" not in exc.reason + str(exc):
                 raise
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
             params = {k: v for k, v in params.items() if k in cluster.UNIVERSAL
-                      and f"[{k}]" not in str(exc)}
+                      and f"[{k}]" not in exc.reason + str(exc)}
         if info.strategy == cluster.WINDOW:  # no window wanted: one request still serves all
             return self._list(names, params) + ({}, {})
         return self._per_repository(names, params) + ({}, {})
 
     def _list(self, names, params, what="list snapshots"):
         found, failed = {}, {}
+        for group in name_groups(names):  # many long names: several requests
+            more, bad = self._list_group(group, params, what)
+            for name, snaps in more.items():
+                found.setdefault(name, []).extend(snaps)
+            failed.update(bad)
+        return found, failed
+
+    def _list_group(self, names, params, what):
         try:
-            more, bad = self._get_listing(path_of("_snapshot", ",".join(names), "*"), params, what,
-                                          names[0] if len(names) == 1 else None)
+            return self._get_listing(path_of("_snapshot", ",".join(names), "*"), params, what,
+                                     names[0] if len(names) == 1 else None)
         except EsError as exc:
             # Unregistered between GET _snapshot and the listing: ES 8.19.21 and
             # 9.5.2 answer the whole request 404 "[name] missing" (7.17.29: 200).
-            gone = [n for n in names if f"[{n}] missing" in str(exc)]
+            gone = [n for n in names if f"[{n}] missing" in exc.reason + str(exc)]
             if exc.error_type != "repository_missing_exception" or not gone:
                 raise
             failed = {n: "repository disappeared while reading" for n in gone}
             rest = [n for n in names if n not in gone]
             if not rest:
-                return found, failed
-            more, bad = self._list(rest, params, what)
+                return {}, failed
+            more, bad = self._list_group(rest, params, what)
             return more, {**failed, **bad}
-        for name, snaps in more.items():
-            found.setdefault(name, []).extend(snaps)
-        failed.update(bad)
-        return found, failed
 
     def _per_repository(self, names, params):
         found, failed = {}, {}
@@ -332,7 +364,7 @@ class SnapshotReader:
     def _decoder(params, repository):
         """Body -> ({repo: [Snapshot]}, {repo: failure}), never the whole body as dicts."""
         filtered = "filter_path" in params
-        return lambda body: decode_listing(body, repository, filtered)
+        return lambda body, parse_int=None: decode_listing(body, repository, filtered, parse_int)
 
     def _current(self, names, found, params):
         """Add the running snapshots, from the cluster state (cheap: no
@@ -341,12 +373,13 @@ class SnapshotReader:
         must still be judged by --running-*."""
         # The listing's field filter, without the listing's own parameters.
         params = {k: v for k, v in params.items() if k == "filter_path"}
-        more, _ = self.client.get(path_of("_snapshot", ",".join(names), "_current"), params,
-                                  what="list running snapshots",
-                                  decode=self._decoder(params, names[0] if len(names) == 1 else None))
-        for name, snaps in more.items():
-            if name in names:
-                found.setdefault(name, []).extend(snaps)
+        for group in name_groups(names):  # many long names: several requests
+            more, _ = self.client.get(path_of("_snapshot", ",".join(group), "_current"), params,
+                                      what="list running snapshots",
+                                      decode=self._decoder(params, group[0] if len(group) == 1 else None))
+            for name, snaps in more.items():
+                if name in group:
+                    found.setdefault(name, []).extend(snaps)
 
     def _newest_first_listing(self, names, params, now_ms):
         """ES 7.14-7.15: the newest snapshot only, all only when it is no success.

@@ -5,6 +5,7 @@ from nagiosplugin import Ok
 
 from . import __version__
 from .summary import iso
+from .wording import cut
 
 
 def _iso(ms):
@@ -43,6 +44,38 @@ def _metrics(check, resource):
     return metrics
 
 
+# A JSON document is read by scripts, not by Nagios, but it must stay small
+# whatever the cluster sends: text values are cut, repositories beyond what
+# fits are left out (and counted).
+JSON_TEXT_LIMIT = 256
+JSON_DOCUMENT_LIMIT = 60 * 1024
+
+
+def _bounded(value):
+    """Every string redacted and cut, recursively (see wording.cut)."""
+    if isinstance(value, str):
+        return cut(value, JSON_TEXT_LIMIT)
+    if isinstance(value, dict):
+        return {cut(str(k), JSON_TEXT_LIMIT): _bounded(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_bounded(v) for v in value]
+    return value
+
+
+def _dumps(document):
+    document = _bounded(document)
+    text = json.dumps(document, indent=2)
+    repositories = document.get("repositories") or []
+    total = len(repositories)
+    while len(text) > JSON_DOCUMENT_LIMIT and repositories:
+        repositories = repositories[:min(len(repositories) - 1,
+                                         len(repositories) * JSON_DOCUMENT_LIMIT // len(text))]
+        document["repositories"] = repositories
+        document["repositories_omitted"] = total - len(repositories)
+        text = json.dumps(document, indent=2)
+    return text
+
+
 def json_report(check, resource, notes=()):
     survey = resource.survey
     document = _document(str(check.state).upper(), check.exitcode, check.summary_str,
@@ -66,10 +99,10 @@ def json_report(check, resource, notes=()):
                  "last_failure_details": p.last_failure_details or None} for p in survey.slm.policies]}
         if survey.health is not None:
             document["health"] = {i.name: {"status": i.status, "symptom": i.symptom} for i in survey.health}
-    return json.dumps(document, indent=2, sort_keys=False)
+    return _dumps(document)
 
 
 def json_failure(summary, exit_code=3):
     """The document for a run that ended before the check could (timeout)."""
     state = {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(exit_code, "UNKNOWN")
-    return json.dumps(_document(state, exit_code, summary, [summary]), indent=2)
+    return _dumps(_document(state, exit_code, summary, [summary]))

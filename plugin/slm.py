@@ -9,7 +9,7 @@ Stdlib only.
 import json
 from collections import namedtuple
 
-from .snapshots import ResponseShapeError
+from .snapshots import MAX_MS, ResponseShapeError
 
 # enabled: False for a disabled OpenSearch snapshot-management policy;
 # deletion_failure_*: its last deletion (retention) run failed.
@@ -22,7 +22,10 @@ SlmFacts = namedtuple("SlmFacts", "mode policies")  # mode: RUNNING, STOPPING, S
 
 
 def _int(value):
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    """A time in milliseconds; None when absent or not a time up to year 9999."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS:
+        return value
+    return None
 
 
 def _record(item):

@@ -7,6 +7,7 @@ plugin works on plain facts.  A body of the wrong shape raises
 ``ResponseShapeError`` naming the first thing that was wrong.
 """
 import json
+import math
 import re
 import sys
 from collections import namedtuple
@@ -18,6 +19,58 @@ IN_PROGRESS = "IN_PROGRESS"
 
 class ResponseShapeError(ValueError):
     """The cluster answered, but not with what Elasticsearch sends."""
+
+
+class OutOfRange:
+    """A JSON number no field can hold: NaN, Infinity, beyond 64 bits.
+
+    The client decodes such numbers to this (client.py), so that the field
+    holding one is named like any other value of the wrong type.
+    """
+
+    def __init__(self, text):
+        text = str(text)
+        self.text = text if len(text) <= 20 else text[:20] + "..."
+
+    def __repr__(self):
+        return f"OutOfRange({self.text!r})"
+
+
+# Longest int text a 64-bit field can need (sign and 19 digits).
+MAX_NUMBER_CHARS = 20
+
+
+def decode_int(text):
+    """parse_int hook: an int no field can hold becomes OutOfRange."""
+    if len(text) > MAX_NUMBER_CHARS:
+        return OutOfRange(text)
+    value = int(text)
+    return value if -2 ** 63 <= value < 2 ** 63 else OutOfRange(text)
+
+
+def decode_float(text):
+    """parse_float hook: NaN, infinities and floats beyond 64 bits become OutOfRange."""
+    if len(text) > 400:
+        return OutOfRange(text)
+    value = float(text)
+    return value if math.isfinite(value) and abs(value) < 2.0 ** 63 else OutOfRange(text)
+
+
+def loads(body, parse_int=None):
+    """json.loads with the number hooks: no NaN, no Infinity, no float
+    beyond 64 bits; ``parse_int=decode_int`` only on a second try, after
+    an int of over 4,300 digits (Python's limit) made the first one fail:
+    checking every int costs 80% more decoding time."""
+    return json.loads(body, parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange)
+
+
+# Latest time a timestamp may carry: 9999-12-31T23:59:59.999Z.
+MAX_MS = 253402300799999
+
+
+def in_range(value):
+    """An int a 64-bit field (and a perfdata value) can hold."""
+    return -2 ** 63 <= value < 2 ** 63
 
 
 # Value objects are namedtuples, not dataclasses: importing dataclasses
@@ -127,7 +180,12 @@ def _field(entry, key, kind, default=None, required=False):
     if isinstance(value, bool) or not isinstance(value, kind):
         name = entry.get("snapshot") if isinstance(entry.get("snapshot"), str) else "?"
         what = "missing" if value is None else f"not {_KIND_NAMES[kind]}"
+        if isinstance(value, OutOfRange):
+            what = f"out of range ({value.text})"
         raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is {what}")
+    if kind is int and not in_range(value):
+        name = entry.get("snapshot") if isinstance(entry.get("snapshot"), str) else "?"
+        raise ResponseShapeError(f"snapshot {name!r}: field {key!r} is out of range ({OutOfRange(value).text})")
     return value
 
 
@@ -152,6 +210,8 @@ def _size_from_index_details(entry):
     if not isinstance(details, dict) or not details:
         return None
     sizes = [d.get("size_in_bytes") for d in details.values() if isinstance(d, dict)]
+    if any(isinstance(s, OutOfRange) or (isinstance(s, int) and not in_range(s)) for s in sizes):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field 'size_in_bytes' is out of range")
     sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s >= 0]
     return sum(sizes) if sizes else None
 
@@ -165,20 +225,29 @@ def _policy(entry):
     return value if isinstance(value, str) else ""
 
 
+def _time(entry, key, earliest, **kw):
+    """A timestamp in milliseconds of a year the plugin can print (to 9999)."""
+    value = _field(entry, key, int, **kw)
+    if value > MAX_MS or (earliest is not None and value < earliest):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field {key!r} is out of range "
+                                 "(not a time between 1970 and 9999)")
+    return value
+
+
 def parse_snapshot(entry, repository):
     if not isinstance(entry, dict):
         raise ResponseShapeError("a snapshot entry is not an object")
     shards = _field(entry, "shards", dict, default={})
     total, failed = shards.get("total", 0), shards.get("failed", 0)
-    if not all(isinstance(n, int) and not isinstance(n, bool) for n in (total, failed)):
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2 ** 31 for n in (total, failed)):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: shard counts are not numbers")
     return Snapshot(
         name=_field(entry, "snapshot", str, required=True),
         # The same few strings in every snapshot: one copy each, not 100,000.
         repository=_interned(_field(entry, "repository", str, default=repository)),
         state=sys.intern(_field(entry, "state", str, required=True).upper()),
-        start_ms=_field(entry, "start_time_in_millis", int, required=True),
-        end_ms=_field(entry, "end_time_in_millis", int, default=0),
+        start_ms=_time(entry, "start_time_in_millis", 0, required=True),
+        end_ms=_time(entry, "end_time_in_millis", None, default=0),
         duration_ms=_field(entry, "duration_in_millis", int, default=0),
         shards_total=total,
         shards_failed=failed,
@@ -270,7 +339,7 @@ def _after(text, at, closing):
     raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
 
 
-def decode_listing(body, repository=None, filtered=False):
+def decode_listing(body, repository=None, filtered=False, parse_int=None):
     """``parse_listing(json.loads(body))``, one snapshot at a time.
 
     json.loads would build a dict for every snapshot before the first one
@@ -283,11 +352,11 @@ def decode_listing(body, repository=None, filtered=False):
     was sent (see refill_filtered).  Malformed JSON raises JSONDecodeError
     as json.loads would.
     """
-    text = body.decode(json.detect_encoding(body)) if isinstance(body, bytes) else body
-    decoder = json.JSONDecoder()
+    text = body.decode(json.detect_encoding(body)) if isinstance(body, (bytes, bytearray)) else body
+    decoder = json.JSONDecoder(parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange)
     at = _skip(text, 0)
     if not text.startswith("{", at):
-        payload = json.loads(text)
+        payload = loads(text, parse_int)
         return parse_listing(refill_filtered(payload) if filtered else payload, repository)
     rest, snapshots = {}, None
     at, done = _skip(text, at + 1), text.startswith("}", _skip(text, at + 1))
@@ -355,6 +424,6 @@ def parse_status_size(payload):
         return None
     total = stats.get("total")
     value = total.get("size_in_bytes") if isinstance(total, dict) else stats.get("total_size_in_bytes")
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 63:
         return value
     return None

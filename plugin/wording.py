@@ -15,15 +15,48 @@ MAX_NAME = 48
 REASON_ON_STATUS_LINE = 72
 
 
+# A cluster may send a 90 MB reason: only this much of any text is looked at.
+PRE_CUT = 4096
+_redact = str
+
+
+def use_redactor(redact):
+    """Register the run's Redactor (cli.main): text from the cluster is
+    redacted here, before it is cut, so a secret cannot be cut in two and
+    slip past the redaction of the whole output."""
+    global _redact
+    _redact = redact
+
+
+def _prepared(text, collapse):
+    """Cut to PRE_CUT, whitespace collapsed, secrets redacted."""
+    text = str(text)
+    cut = len(text) > PRE_CUT
+    if cut:
+        text = text[:PRE_CUT]
+    if collapse:
+        text = " ".join(text.split())
+    text = _redact(text)
+    if cut:  # what ends at the cut may be the start of a secret
+        text = text[: max(0, len(text) - getattr(_redact, "longest", 0))] + "..."
+    return text
+
+
+def cut(text, limit):
+    """Text from the cluster as it is (JSON output), redacted and cut."""
+    text = _prepared(text, collapse=False)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def clean(text, limit=MAX_NAME):
     """A name safe for a status line and for Nagios' macro filter."""
-    text = _UNSAFE.sub("_", str(text))
+    text = _UNSAFE.sub("_", _prepared(text, collapse=False))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def clean_reason(text, limit=120):
     """Free text (a failure reason) as one printable ASCII line without ``|``."""
-    text = " ".join(str(text).split()).replace("|", "/")
+    text = _prepared(text, collapse=True).replace("|", "/")
     text = "".join(c if " " <= c <= "~" else "?" for c in text)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 

@@ -115,7 +115,7 @@ def test_crit_500_json_reason():
     (b'{"snapshots": [{"snap', "not valid JSON (truncated?)"),
     (b"", "an empty body"),
     (b"\xff\xfe\x00garbage", "not valid JSON"),
-    (b"[" * 100000, "not valid JSON"),
+    (b"[" * 100000, "a JSON array where an object is due"),
 ])
 @responses.activate
 def test_unknown_body_that_is_not_json(body, words):
@@ -127,8 +127,8 @@ def test_unknown_body_that_is_not_json(body, words):
 
 
 @pytest.mark.parametrize("exc, words", [
-    (requests.exceptions.ConnectTimeout(), "no complete answer within 9s (timed out)"),
-    (requests.exceptions.ReadTimeout(), "no complete answer within 9s (timed out)"),
+    (requests.exceptions.ConnectTimeout(), "no complete answer within 9s (-t, timed out)"),
+    (requests.exceptions.ReadTimeout(), "no complete answer within 9s (-t, timed out)"),
     (requests.exceptions.ConnectionError(ConnectionRefusedError(111, "refused")), "connection refused"),
     (requests.exceptions.ConnectionError(socket.gaierror(-2, "Name or service not known")),
      "host name could not be resolved"),
