@@ -4,17 +4,21 @@ with counted verbosity, Icinga Director, the graphite chain, the .deb.
 
 Select them with -k ipv6, -k verbos, -k director, -k graphite, -k debian."""
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from plugin import __version__
 from tests.conftest import ROOT, now_ms
 from tests.fake_es import HOUR_MS, Cluster, Snap
-from tests.test_integrations import ICINGA, icinga_config, need
+from tests.test_integrations import icinga_config, nagios_objects, need
 
 
 @pytest.fixture
@@ -151,3 +155,163 @@ def test_icinga_verbosity_number_passes_that_many_v(tmp_path, argv_plugin_dir, s
                       "true": 1, "false": 0, "text-two": 2}
     assert not any("--verbose" in args for args in command_lines(log).values())
     assert {r["STATE"] for r in results.values()} == {"OK"}
+
+
+# -- 5. the Debian package ---------------------------------------------------------
+
+DEB_NAME = "check-es-snapshot"
+INSTALLED_PLUGIN = Path("/usr/lib/nagios/plugins/check_es_snapshot")
+# Debian's own tools and python3, not a virtualenv's or pyenv's first on PATH.
+DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def test_debian_changelog_version_is_the_plugin_version():
+    """--version reads plugin/__init__.py; the package must not say otherwise."""
+    head = (ROOT / "debian" / "changelog").read_text().splitlines()[0]
+    match = re.fullmatch(r"check-es-snapshot \(([^)]+)\) \S+; urgency=\w+", head)
+    assert match, head
+    upstream = match.group(1).split(":")[-1].rsplit("-", 1)[0]  # epoch and revision off
+    assert upstream == __version__, f"debian/changelog says {match.group(1)}, --version {__version__}"
+
+
+@pytest.fixture(scope="module")
+def debian_package(tmp_path_factory):
+    """Build the .deb from a copy of the checkout (dpkg-buildpackage writes
+    into the parent directory and the tree), install it into this machine,
+    purge it afterwards unless it was installed before."""
+    need("dpkg-buildpackage")
+    work = tmp_path_factory.mktemp("deb")
+    source = work / "check_es_snapshot"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis"))
+    env = {**os.environ, "PATH": DEBIAN_PATH}
+    build = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=source, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    deb = work / f"{DEB_NAME}_{__version__}_all.deb"
+    assert deb.exists(), sorted(p.name for p in work.iterdir())
+    before = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", DEB_NAME], capture_output=True, text=True)
+    was_installed = before.stdout.endswith(" installed")
+    install = subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q",
+                              "--no-install-recommends", str(deb)], env={**env, "DEBIAN_FRONTEND": "noninteractive"},
+                             capture_output=True, text=True, timeout=600)
+    try:
+        assert install.returncode == 0, install.stdout[-3000:] + install.stderr[-3000:]
+        yield deb
+    finally:
+        if not was_installed:
+            subprocess.run(["dpkg", "--purge", DEB_NAME], env=env, capture_output=True, timeout=300)
+
+
+def test_debian_package_contents_and_dependencies(debian_package):
+    fields = subprocess.run(["dpkg-deb", "-f", str(debian_package), "Package", "Version", "Architecture",
+                             "Depends"], capture_output=True, text=True, check=True).stdout
+    meta = dict(line.split(": ", 1) for line in fields.splitlines())
+    assert (meta["Package"], meta["Version"], meta["Architecture"]) == (DEB_NAME, __version__, "all")
+    depends = {d.split()[0] for d in meta["Depends"].split(", ")}
+    assert {"python3-nagiosplugin", "python3-requests"} <= depends
+    listed = subprocess.run(["dpkg", "-L", DEB_NAME], capture_output=True, text=True, check=True).stdout
+    assert str(INSTALLED_PLUGIN) in listed.splitlines()
+    assert "/usr/share/icinga2/include/plugins-contrib.d/es_snapshot.conf" in listed.splitlines()
+    assert "/usr/lib/python3/dist-packages/check_es_snapshot/cli.py" in listed.splitlines()
+    assert INSTALLED_PLUGIN.read_text().startswith("#!/usr/bin/python3\n")
+
+
+def test_debian_installed_plugin_runs_from_its_own_directory(debian_package, serve):
+    """Run as Icinga runs it (cwd and sys.path[0] the plugin directory, any
+    PATH): the installed package answers, not a checkout."""
+    server = serve(healthy_cluster())
+    env = {"PATH": os.environ.get("PATH", DEBIAN_PATH)}  # pyenv's python3 first here: must not matter
+    version = subprocess.run([str(INSTALLED_PLUGIN), "--version"], capture_output=True, text=True,
+                             env=env, cwd=INSTALLED_PLUGIN.parent, timeout=30)
+    assert version.stdout == f"check_es_snapshot {__version__}\n"
+    run = subprocess.run([str(INSTALLED_PLUGIN), "--url", server.url], capture_output=True, text=True,
+                         env=env, cwd=INSTALLED_PLUGIN.parent, timeout=30)
+    assert (run.returncode, run.stderr) == (0, ""), run.stdout
+    assert run.stdout.startswith("ES_SNAPSHOT OK - nightly SUCCESS")
+
+
+def stock_icinga_config(tmp_path, plugin_dir, body):
+    """Debian's own constants.conf and only stock includes: the CheckCommand
+    must come from the package, found by include <plugins-contrib>."""
+    main, defines, dirs = icinga_config(tmp_path, plugin_dir, body)
+    main.write_text(f'''
+const NodeName = "debian-test"
+include "/etc/icinga2/constants.conf"
+include <itl>
+include <plugins>
+include <plugins-contrib>
+{body}
+''')
+    return main, defines, dirs
+
+
+def test_debian_package_runs_in_stock_icinga(tmp_path, debian_package, serve):
+    server = serve(healthy_cluster())
+    body = f'''
+object Host "es" {{ check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }}
+object Service "snapshots" {{ host_name = "es"; check_command = "es_snapshot"; check_interval = 1s
+  vars.es_snapshot_url = "{server.url}" }}
+'''
+    results = run_icinga(tmp_path, None, body, ["snapshots"], config=stock_icinga_config)
+    assert results["snapshots"]["STATE"] == "OK", results
+    assert results["snapshots"]["OUTPUT"].startswith("ES_SNAPSHOT OK - nightly SUCCESS")
+    assert results["snapshots"]["PERFDATA"].startswith("age=")
+
+
+# What icinga/nagios.cfg's example services need around them.
+NAGIOS_BASICS = {
+    "timeperiod": {"timeperiod_name": "always", "alias": "Always", **{
+        day: "00:00-24:00" for day in ("sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
+                                        "saturday")}},
+    "command": {"command_name": "notify-nobody", "command_line": "/bin/true"},
+    "contact": {"contact_name": "oncall", "host_notifications_enabled": "0", "service_notifications_enabled": "0",
+                "host_notification_period": "always", "service_notification_period": "always",
+                "host_notification_options": "n", "service_notification_options": "n",
+                "host_notification_commands": "notify-nobody", "service_notification_commands": "notify-nobody"},
+    "host": {"host_name": "es-node-1", "address": "127.0.0.1", "max_check_attempts": "3",
+             "check_period": "always", "contacts": "oncall"},
+    "service": {"name": "generic-service", "register": "0", "max_check_attempts": "3", "check_interval": "5",
+                "retry_interval": "1", "check_period": "always", "notification_period": "always",
+                "contacts": "oncall"},
+}
+
+
+def test_debian_nagios_definitions_point_at_the_installed_plugin(tmp_path, debian_package, serve):
+    nagios = need("nagios4")
+    examples = Path("/usr/share/doc/check-es-snapshot/examples/nagios.cfg")
+    stock_resources = Path("/etc/nagios4/resource.cfg")  # $USER1$ = /usr/lib/nagios/plugins
+    password = tmp_path / "password"
+    password.write_text("s3cret\n")
+    (tmp_path / "resource.cfg").write_text(f"$USER3$={password}\n")
+    (tmp_path / "objects.cfg").write_text(nagios_objects(NAGIOS_BASICS))
+    main = tmp_path / "nagios.cfg"
+    main.write_text(f"""log_file={tmp_path}/nagios.log
+cfg_file={tmp_path}/objects.cfg
+cfg_file={examples}
+resource_file={stock_resources}
+resource_file={tmp_path}/resource.cfg
+status_file={tmp_path}/status.dat
+temp_file={tmp_path}/nagios.tmp
+lock_file={tmp_path}/nagios.lock
+temp_path={tmp_path}
+check_result_path={tmp_path}
+command_file={tmp_path}/nagios.cmd
+nagios_user=root
+nagios_group=root
+""")
+    result = subprocess.run([nagios, "-v", str(main)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Total Errors:   0" in result.stdout, result.stdout + result.stderr
+    # And the command line those definitions give, macros expanded as Nagios
+    # would from the stock resource.cfg, runs the installed plugin.
+    users = dict(line.split("=", 1) for line in stock_resources.read_text().splitlines()
+                 if line.startswith("$USER"))
+    command_line = re.search(r"command_line\s+(.+)", examples.read_text()).group(1)
+    server = serve(Cluster("es8", healthy_cluster().repositories, auth={"user": "monitor", "password": "s3cret"}))
+    for macro, value in {**users, "$USER3$": str(password), "$ARG1$": server.url, "$ARG2$": "-w 26h -c 50h"}.items():
+        command_line = command_line.replace(macro, value)
+    assert command_line.startswith(f"{INSTALLED_PLUGIN} ")
+    run = subprocess.run(shlex.split(command_line), capture_output=True, text=True, timeout=30,
+                         env={"PATH": DEBIAN_PATH})
+    assert (run.returncode, run.stderr) == (0, ""), run.stdout
+    assert run.stdout.startswith("ES_SNAPSHOT OK - nightly SUCCESS")
