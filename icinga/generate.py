@@ -10,7 +10,6 @@ option::
 import argparse
 import json
 import sys
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -142,10 +141,6 @@ def vars_table():
     return "\n".join(rows) + "\n"
 
 
-def _uuid(name):
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "check_es_snapshot/" + name))
-
-
 def basket():
     """An Icinga Director basket: the same command, with one data field per var."""
     fields, datafields, arguments = [], {}, {}
@@ -166,15 +161,20 @@ def basket():
         datafields[str(number)] = {
             "varname": var, "caption": option.lstrip("-").replace("-", " ").capitalize(),
             "description": describe(action), "datatype": "Icinga\\Module\\Director\\DataType\\" + datatype,
-            "format": None, "settings": {}, "uuid": _uuid("field/" + var)}
+            "format": None, "settings": {}}
         fields.append({"datafield_id": number, "is_required": "n", "var_filter": None})
     return {
+        # Director's notation, as its own export writes it: a constant, " + ",
+        # then the path unquoted (it renders PluginContribDir + "/check_...").
+        # No uuids: Director 1.10 (Debian 12) exports none, and given them its
+        # restore fails for the command ("$bytes string should contain 16
+        # characters") and adds every data field again on each restore (it
+        # reuses a field only if all its properties are equal).
         "Command": {"es_snapshot": {
             "object_name": "es_snapshot", "object_type": "object", "methods_execute": "PluginCheck",
-            "command": "PluginContribDir + \"/check_es_snapshot\"", "timeout": "60",
+            "command": "PluginContribDir + /check_es_snapshot", "timeout": "60",
             "arguments": arguments, "fields": fields,
-            "vars": {f"{PREFIX}timeout": str(DEFAULT_TIMEOUT)},
-            "uuid": _uuid("command/es_snapshot")}},
+            "vars": {f"{PREFIX}timeout": str(DEFAULT_TIMEOUT)}}},
         "Datafield": datafields,
     }
 

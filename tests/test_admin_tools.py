@@ -3,6 +3,7 @@ the real Debian program that .ci/run installs: Icinga 2 on IPv6-only hosts and
 with counted verbosity, Icinga Director, the graphite chain, the .deb.
 
 Select them with -k ipv6, -k verbos, -k director, -k graphite, -k debian."""
+import json
 import os
 import re
 import shlex
@@ -10,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import pytest
 from plugin import __version__
 from tests.conftest import ROOT, now_ms
 from tests.fake_es import HOUR_MS, Cluster, Snap
-from tests.test_integrations import icinga_config, nagios_objects, need
+from tests.test_integrations import ICINGA, icinga_config, nagios_objects, need
 
 
 @pytest.fixture
@@ -77,7 +79,8 @@ def run_icinga(tmp_path, plugin_dir, body, services, timeout=90, config=icinga_c
             # Only rotated files: the current one may end in a half-written line.
             for path in sorted((dirs["SpoolDir"] / "perfdata").glob("service-perfdata.*")):
                 # A record is split at SERVICE:: only: -v output spans lines.
-                for record in path.read_text().removeprefix("SERVICE::").split("\nSERVICE::"):
+                text = path.read_text().strip()
+                for record in text.removeprefix("SERVICE::").split("\nSERVICE::") if text else ():
                     fields = dict(item.split("::", 1) for item in ("SERVICE::" + record).split("\t"))
                     results.setdefault(fields["SERVICE"], fields)
     finally:
@@ -315,3 +318,167 @@ nagios_group=root
                          env={"PATH": DEBIAN_PATH})
     assert (run.returncode, run.stderr) == (0, ""), run.stdout
     assert run.stdout.startswith("ES_SNAPSHOT OK - nightly SUCCESS")
+
+
+# -- 2. Icinga Director ----------------------------------------------------------
+
+def _postgres_bin():
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing: .ci/run installs it")
+        pytest.skip("PostgreSQL is not installed here (.ci/run installs it)")
+    return found[-1].parent
+
+
+@pytest.fixture
+def director(tmp_path):
+    """Icinga Director (Debian's icingaweb2-module-director and icingacli) on
+    its own PostgreSQL, started here on a unix socket in a temporary
+    directory and stopped (and removed) afterwards.  Yields run(*args,
+    stdin=None) for icingacli and sql(query) for psql."""
+    icingacli = need("icingacli")
+    pg = _postgres_bin()
+    # PostgreSQL refuses to run as root, and pytest's tmp_path is root-only.
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="director-pg-"))
+    data, sock = base / "data", base / "sock"
+    sock.mkdir()
+    if as_postgres:
+        shutil.chown(base, "postgres")
+        shutil.chown(sock, "postgres")
+    subprocess.run([*as_postgres, str(pg / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
+                    "-E", "UTF8"], check=True, capture_output=True, timeout=120)
+    subprocess.run([*as_postgres, str(pg / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w",
+                    "-o", f"-c listen_addresses='' -k {sock}", "start"], check=True, capture_output=True,
+                   timeout=120)
+    try:
+        def sql(query, db="director"):
+            result = subprocess.run([str(pg / "psql"), "-h", str(sock), "-U", "postgres", "-d", db, "-Atqc",
+                                     query], capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+            return result.stdout.strip()
+
+        # As Director's 02-Installation.md says for PostgreSQL.
+        sql("CREATE DATABASE director WITH ENCODING 'UTF8'", db="postgres")
+        sql("CREATE EXTENSION pgcrypto")
+        web = tmp_path / "icingaweb2"
+        (web / "modules" / "director").mkdir(parents=True)
+        (web / "resources.ini").write_text(f'[director_db]\ntype = "db"\ndb = "pgsql"\nhost = "{sock}"\n'
+                                           'dbname = "director"\nusername = "postgres"\npassword = ""\n'
+                                           'charset = "utf8"\n')
+        (web / "modules" / "director" / "config.ini").write_text('[db]\nresource = "director_db"\n')
+        env = {**os.environ, "ICINGAWEB_CONFIGDIR": str(web)}
+
+        def run(*args, stdin=None, check=True):
+            result = subprocess.run([icingacli, *args], input=stdin, capture_output=True, text=True,
+                                    env=env, timeout=120)
+            if check:
+                assert result.returncode == 0, f"icingacli {' '.join(args)}: {result.stdout}{result.stderr}"
+            return result
+
+        for module in ("incubator", "reactbundle", "director"):  # Director's Depends (module.info)
+            run("module", "enable", module)
+        yield run, sql
+    finally:
+        subprocess.run([*as_postgres, str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+                       capture_output=True, timeout=120)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def director_config_files(sql, checksum):
+    """The files of a config Director rendered, as it stores them."""
+    rows = sql("SELECT json_object_agg(f.file_path, g.content) FROM director_generated_config_file f"
+               " JOIN director_generated_file g ON g.checksum = f.file_checksum"
+               f" WHERE f.config_checksum = decode('{checksum}', 'hex')")
+    return json.loads(rows)
+
+
+def test_director_restores_basket_and_renders_a_valid_config(tmp_path, director, argv_plugin_dir, serve):
+    run, sql = director
+    basket = json.loads((ICINGA / "director-basket.json").read_text())
+    expected = basket["Command"]["es_snapshot"]
+
+    pending = run("director", "migration", "pending", "--verbose", check=False)
+    assert pending.returncode == 0, pending.stdout + pending.stderr  # a fresh database: all pending
+    run("director", "migration", "run", "--verbose")
+    after = run("director", "migration", "pending", "--verbose", check=False)
+    assert (after.returncode, after.stdout.strip()) == (1, "There are no pending migrations")
+
+    restored = run("director", "basket", "restore", stdin=json.dumps(basket))
+    assert restored.stdout.strip() == "Objects from Basket Snapshot have been restored"
+    fields = sql("SELECT count(*) FROM director_datafield")
+    run("director", "basket", "restore", stdin=json.dumps(basket))  # again: nothing doubles
+    assert sql("SELECT count(*) FROM director_datafield") == fields == str(len(basket["Datafield"]))
+
+    shown = json.loads(run("director", "command", "show", "es_snapshot", "--json").stdout)
+    assert shown["arguments"] == expected["arguments"]
+    assert (shown["command"], shown["vars"], shown["timeout"]) == (
+        expected["command"], expected["vars"], expected["timeout"])
+    field_ids = ",".join(str(f["datafield_id"]) for f in shown["fields"])
+    varnames = sql(f"SELECT string_agg(varname || '=' || datatype, ' ' ORDER BY varname) FROM director_datafield"
+                   f" WHERE id IN ({field_ids})").split()
+    assert varnames == sorted(f'{f["varname"]}={f["datatype"]}' for f in basket["Datafield"].values())
+
+    # Hosts and services as a Director user would add them; "dummy" is the
+    # ITL's, known to Director as an external command (as a kickstart would).
+    server = serve(healthy_cluster(), host="::1")
+    port = server.httpd.server_address[1]
+    run("director", "command", "create", "dummy", "--json", '{"object_type": "external_object"}')
+    for host, props in {"es-v6": {"address6": "::1"}, "es-v4": {"address": "127.0.0.1"}}.items():
+        run("director", "host", "create", host, "--json", json.dumps(
+            {"object_type": "object", "check_command": "dummy", "check_interval": 3600, **props}))
+    run("director", "service", "create", "snapshots", "--json", json.dumps({
+        "object_type": "object", "host": "es-v6", "check_command": "es_snapshot", "check_interval": 1,
+        "vars": {"es_snapshot_port": str(port), "es_snapshot_verbose": 2}}))
+    run("director", "service", "create", "snapshots-v4", "--json", json.dumps({
+        "object_type": "object", "host": "es-v4", "check_command": "es_snapshot", "check_interval": 1,
+        "vars": {"es_snapshot_url": "http://$address$:9", "es_snapshot_port": str(port),
+                 "es_snapshot_hostname": "::1"}}))
+    rendered = run("director", "config", "render").stdout
+    checksum = re.search(r"New config with checksum ([0-9a-f]{40}) has been generated", rendered).group(1)
+    files = director_config_files(sql, checksum)
+    assert 'command = [ PluginContribDir + "/check_es_snapshot" ]' in files["zones.d/director-global/commands.conf"]
+    assert "ipv4-or-ipv6" not in files["zones.d/director-global/commands.conf"]  # not needed
+    zones = tmp_path / "director"
+    for path, content in files.items():
+        (zones / path).parent.mkdir(parents=True, exist_ok=True)
+        (zones / path).write_text(content)
+
+    plugin_dir, log = argv_plugin_dir
+
+    def director_config(tmp_path, plugin_dir, body, zoned=True):
+        """The rendered files as an Icinga 2 master loads a deployed stage
+        (include_zones), or, to run checks without an API listener (which
+        alone makes a zone local), the same files without zones."""
+        main, defines, dirs = icinga_config(tmp_path, plugin_dir, body)
+        zones_d = zones / "zones.d"
+        include = (f'include_zones "director", "{zones_d}"' if zoned else
+                   f'include_recursive "{zones_d / "director-global"}"\ninclude_recursive "{zones_d / "master"}"')
+        main.write_text(f'''
+const PluginDir = "{plugin_dir}"
+const PluginContribDir = "{plugin_dir}"
+const NodeName = "icinga-master"
+object Endpoint NodeName {{ }}
+object Zone "master" {{ endpoints = [ NodeName ] }}
+object Zone "director-global" {{ global = true }}
+include <itl>
+include <plugins>
+{include}
+{body}
+''')
+        return main, defines, dirs
+
+    main, defines, _ = director_config(tmp_path, plugin_dir, "")
+    validated = subprocess.run([need("icinga2"), "daemon", "-C", "-c", str(main), *defines],
+                               capture_output=True, text=True, timeout=120)
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    assert "Instantiated 2 Services" in validated.stdout and "warning/" not in validated.stdout
+
+    # And run: an IPv6-only host, the URL built without $check_address$.
+    results = run_icinga(tmp_path, plugin_dir, "", ["snapshots", "snapshots-v4"],
+                         config=lambda *a: director_config(*a, zoned=False))
+    runs = {tuple(shlex.split(line)) for line in log.read_text().splitlines()}
+    urls = {(args[args.index("--url") + 1], args.count("-v")) for args in runs}
+    assert urls == {("http://[::1]:9200", 2), ("http://127.0.0.1:9", 0)}  # the second: --hostname ::1
+    assert {r["STATE"] for r in results.values()} == {"OK"}, results
