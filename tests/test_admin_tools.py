@@ -9,10 +9,13 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -482,3 +485,222 @@ include <plugins>
     urls = {(args[args.index("--url") + 1], args.count("-v")) for args in runs}
     assert urls == {("http://[::1]:9200", 2), ("http://127.0.0.1:9", 0)}  # the second: --hostname ::1
     assert {r["STATE"] for r in results.values()} == {"OK"}, results
+
+
+# -- 4. graphs: GraphiteWriter -> carbon -> graphite-web -> the graphite module ---
+
+POINTS = 10  # two-second points
+GRAPHITE_TEMPLATE = ICINGA / "graphite" / "templates" / "check_es_snapshot.ini"
+DEBIAN_PYTHON = "/usr/bin/python3"  # graphite-web and carbon are Debian's python3 packages
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port, process, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"{what} exited: " + process.stdout.read().decode()[-2000:]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{what} did not listen on {port}")
+
+
+@pytest.fixture
+def graphite(tmp_path):
+    """carbon-cache (graphite-carbon) and graphite-web's WSGI application
+    (graphite-web, under wsgiref) on loopback, storing in tmp_path; both
+    stopped afterwards.  Yields (carbon line port, graphite-web base URL)."""
+    carbon = need("carbon-cache")
+    if not Path("/usr/lib/python3/dist-packages/graphite/wsgi.py").exists():
+        if os.environ.get("CI"):
+            pytest.fail("graphite-web is missing: .ci/run installs it")
+        pytest.skip("graphite-web is not installed here (.ci/run installs it)")
+    need("php")
+    root = tmp_path / "graphite"
+    conf, storage, whisper = root / "conf", root / "storage", root / "storage" / "whisper"
+    for path in (conf, whisper, root / "log" / "webapp", root / "run", root / "web"):
+        path.mkdir(parents=True)
+    line_port = free_port()
+    (conf / "carbon.conf").write_text(f"""[cache]
+STORAGE_DIR = {storage}/
+LOCAL_DATA_DIR = {whisper}/
+WHITELISTS_DIR = {storage}/lists/
+CONF_DIR = {conf}/
+LOG_DIR = {root}/log/
+PID_DIR = {root}/run/
+ENABLE_LOGROTATION = False
+USER =
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = 1000
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = {line_port}
+ENABLE_UDP_LISTENER = False
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = {free_port()}
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = {free_port()}
+CACHE_WRITE_STRATEGY = sorted
+""")
+    # Two-second points for an hour: with checks every second no point stays
+    # empty (a gap would cut the area in the graph).
+    (conf / "storage-schemas.conf").write_text("[all]\npattern = .*\nretentions = 2s:1h\n")
+    (conf / "storage-aggregation.conf").write_text("[all]\npattern = .*\nxFilesFactor = 0\n"
+                                                   "aggregationMethod = average\n")
+    (root / "web" / "graphite_test_settings.py").write_text(f"""
+SECRET_KEY = "only-for-this-test"
+TIME_ZONE = "UTC"
+GRAPHITE_ROOT = "/usr/share/graphite-web"
+STATIC_ROOT = "/usr/share/graphite-web/static"
+CONF_DIR = "{conf}"
+STORAGE_DIR = "{storage}"
+WHISPER_DIR = "{whisper}/"
+STANDARD_DIRS = ["{whisper}/"]
+LOG_DIR = "{root}/log/webapp"
+INDEX_FILE = "{storage}/index"
+CARBONLINK_HOSTS = []
+DATABASES = {{"default": {{"NAME": "{root}/graphite.db", "ENGINE": "django.db.backends.sqlite3"}}}}
+""")
+    server = ("import sys\nfrom wsgiref.simple_server import WSGIRequestHandler, make_server\n"
+              "from graphite.wsgi import application\n"
+              "class Quiet(WSGIRequestHandler):\n    def log_message(self, *args): pass\n"
+              "httpd = make_server('127.0.0.1', 0, application, handler_class=Quiet)\n"
+              "print(httpd.server_port, flush=True)\nhttpd.serve_forever()\n")
+    env = {"PATH": DEBIAN_PATH, "PYTHONPATH": str(root / "web"), "DJANGO_SETTINGS_MODULE": "graphite.settings",
+           "GRAPHITE_SETTINGS_MODULE": "graphite_test_settings"}
+    processes = []
+    try:
+        processes.append(subprocess.Popen([carbon, f"--config={conf / 'carbon.conf'}", "--debug", "start"],
+                                          env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                          start_new_session=True))
+        wait_for_port(line_port, processes[0], "carbon-cache")
+        processes.append(subprocess.Popen([DEBIAN_PYTHON, "-c", server], env=env, cwd=root,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True))
+        web_port = int(processes[1].stdout.readline() or 0)
+        assert web_port, "graphite-web did not start: " + processes[1].stderr.read().decode()[-2000:]
+        yield line_port, f"http://127.0.0.1:{web_port}"
+    finally:
+        for process in processes:
+            stop(process)
+
+
+def render_json(base, target, since="-10min"):
+    """graphite-web's render API: {target path: [non-null values]}."""
+    query = urllib.parse.urlencode({"target": target, "from": since, "format": "json"})
+    with urllib.request.urlopen(f"{base}/render?{query}", timeout=30) as response:
+        series = json.load(response)
+    return {s["target"]: [v for v, _ in s["datapoints"] if v is not None] for s in series}
+
+
+def test_graphite_chain_draws_the_template(tmp_path, argv_plugin_dir, serve, graphite):
+    """Icinga 2's GraphiteWriter -> carbon -> graphite-web, then the graphite
+    module's own code (php) reads the shipped template, finds exactly its
+    metric paths in graphite-web and has them rendered."""
+    line_port, web = graphite
+    plugin_dir, _ = argv_plugin_dir
+    server = serve(Cluster("es8", {"backups": [
+        Snap("nightly", "SUCCESS", now_ms() - 5 * HOUR_MS, duration_ms=600_000, size_bytes=3 * 2**30)]}))
+    prefix = "icinga2.es-1.services.snapshots.es_snapshot.perfdata"
+    body = f'''
+object GraphiteWriter "graphite" {{ host = "127.0.0.1"; port = {line_port}; enable_send_thresholds = true }}
+object Host "es-1" {{ check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }}
+object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot"; check_interval = 1s
+  vars.es_snapshot_url = "{server.url}" }}
+'''
+    # Run Icinga until graphite-web returns a few points of age, duration and
+    # size (enough for a graph that shows lines, not dots).
+    icinga2 = need("icinga2")
+    main, defines, dirs = icinga_config(tmp_path, plugin_dir, PERFDATA_WRITER + body)
+    daemon = subprocess.Popen([icinga2, "daemon", "-c", str(main), *defines], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    wanted = [f"{prefix}.{label}.value" for label in ("age", "duration", "size")]
+    points = {}
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and daemon.poll() is None:
+            time.sleep(1)
+            points = {path: render_json(web, path).get(path, []) for path in wanted}
+            if all(len(values) >= POINTS for values in points.values()):
+                break
+    finally:
+        stop(daemon)
+    assert all(len(values) >= POINTS for values in points.values()), (
+        points, daemon.stdout.read().decode()[-2000:])
+    age, duration, size = (points[path] for path in wanted)
+    assert all(5 * 3600 <= v < 5 * 3600 + 120 for v in age), age
+    assert set(duration) == {600.0} and set(size) == {3.0 * 2**30}
+    thresholds = render_json(web, f"{prefix}.age.{{warn,crit}}")
+    assert {k.rsplit(".", 1)[1]: set(v) for k, v in thresholds.items()} == {"warn": {93600.0}, "crit": {180000.0}}
+
+    # The module's code (not ours) reads the template and asks for its paths.
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    drawn = subprocess.run([need("php"), str(ROOT / "tests" / "graphite_charts.php"), str(GRAPHITE_TEMPLATE),
+                            web, "es-1", "snapshots", "es_snapshot", str(charts), "30"],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "ICINGAWEB_CONFIGDIR": str(tmp_path / "icingaweb2")})
+    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
+    result = json.loads(drawn.stdout)
+    metrics = {name: [chart["metrics"] for chart in found] for name, found in result.items()}
+    assert metrics["es_snapshot-age"] == [{"age_value": f"{prefix}.age.value", "age_warn": f"{prefix}.age.warn",
+                                           "age_crit": f"{prefix}.age.crit"}]
+    assert metrics["es_snapshot-duration"] == [{"duration_value": f"{prefix}.duration.value",
+                                                "running_value": f"{prefix}.running.value"}]
+    assert metrics["es_snapshot-size"] == [{"size_value": f"{prefix}.size.value"}]
+    assert metrics["es_snapshot-failed"] == [{"failed_streak_value": f"{prefix}.failed_streak.value"}]
+    # One repository: no per-repository labels, so no per-repository graphs.
+    assert all(metrics[f"es_snapshot-repository-{kind}"] == [] for kind in ("age", "duration", "size", "failed"))
+    for found in result.values():
+        for chart in found:
+            png = Path(chart["png"]).read_bytes()
+            assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, chart
+    shutil.copy(charts / "es_snapshot-age-0.png", tmp_path / "age.png")
+
+
+def test_graphite_template_graphs_each_repository(tmp_path, graphite):
+    """The per-repository graphs, fed to carbon in the GraphiteWriter's path
+    and label scheme (<repo>_age, ...) as the check writes them with two or
+    more repositories: the module combines the curves of each repository."""
+    line_port, web = graphite
+    prefix = "icinga2.es-1.services.snapshots.es_snapshot.perfdata"
+    now = int(time.time())
+    lines = []
+    for repo, age in (("backups", 7200), ("aliyun_auto_snapshot", 600)):
+        for step in range(3):
+            stamp = now - 3 + step
+            lines += [f"{prefix}.{repo}_age.value {age + step} {stamp}", f"{prefix}.{repo}_age.warn 93600 {stamp}",
+                      f"{prefix}.{repo}_age.crit 180000 {stamp}", f"{prefix}.{repo}_duration.value 60 {stamp}",
+                      f"{prefix}.{repo}_running.value 0 {stamp}", f"{prefix}.{repo}_size.value 5000000 {stamp}",
+                      f"{prefix}.{repo}_failed_streak.value 0 {stamp}"]
+    with socket.create_connection(("127.0.0.1", line_port)) as carbon:
+        carbon.sendall(("\n".join(lines) + "\n").encode())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(render_json(web, f"{prefix}.*_age.value")) < 2:
+        time.sleep(0.5)
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    drawn = subprocess.run([need("php"), str(ROOT / "tests" / "graphite_charts.php"), str(GRAPHITE_TEMPLATE),
+                            web, "es-1", "snapshots", "es_snapshot", str(charts), "30"],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "ICINGAWEB_CONFIGDIR": str(tmp_path / "icingaweb2")})
+    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
+    result = json.loads(drawn.stdout)
+    repos = {chart["variables"]["repo"]: chart["metrics"] for chart in result["es_snapshot-repository-age"]}
+    assert sorted(repos) == ["aliyun_auto_snapshot", "backups"]
+    assert repos["aliyun_auto_snapshot"] == {curve: f"{prefix}.aliyun_auto_snapshot_age.{kind}"
+                                             for curve, kind in (("age_value", "value"), ("age_warn", "warn"),
+                                                                 ("age_crit", "crit"))}
+    for kind in ("duration", "size", "failed"):
+        assert sorted(c["variables"]["repo"] for c in result[f"es_snapshot-repository-{kind}"]) == [
+            "aliyun_auto_snapshot", "backups"]
+    # The aggregate graphs stay away from per-repository paths.
+    assert result["es_snapshot-age"] == []
+    for chart in result["es_snapshot-repository-age"]:
+        assert Path(chart["png"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
