@@ -704,3 +704,28 @@ def test_graphite_template_graphs_each_repository(tmp_path, graphite):
     assert result["es_snapshot-age"] == []
     for chart in result["es_snapshot-repository-age"]:
         assert Path(chart["png"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# -- 6. option parity ------------------------------------------------------------
+
+def test_option_parity_checkcommand_basket_and_vars_table():
+    """What --help offers, Icinga, Director and the README offer too.  Only
+    --password is kept out of all three on purpose: a secret in argv is
+    visible in ps (the CheckCommand passes ES_PASSWORD in env instead)."""
+    from plugin.options import build_parser
+
+    conf = (ICINGA / "es_snapshot.conf").read_text()
+    basket = json.loads((ICINGA / "director-basket.json").read_text())
+    vars_md = (ICINGA / "vars.md").read_text()
+    arguments = basket["Command"]["es_snapshot"]["arguments"]
+    field_vars = {field["varname"] for field in basket["Datafield"].values()}
+    for action in build_parser()._actions:
+        if action.dest in ("help", "version", "password"):
+            continue
+        option, var = max(action.option_strings, key=len), f"es_snapshot_{action.dest}"
+        assert f'\t\t"{option}" = {{' in conf, f"{option} is not in the CheckCommand"
+        assert option in arguments, f"{option} is not in the Director basket"
+        assert var in field_vars, f"{var} has no Director data field"
+        assert f"| {var} | Optional |" in vars_md, f"{var} is not in the vars table"
+    assert "--password" not in arguments and '"--password" = {' not in conf
+    assert 'ES_PASSWORD = "$es_snapshot_password$"' in conf
