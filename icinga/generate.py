@@ -10,7 +10,6 @@ option::
 import argparse
 import json
 import sys
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,8 +28,39 @@ SECRET_ENV = {
     "bearer_token": (BEARER_ENV, "Bearer token, passed as $" + BEARER_ENV + "."),
 }
 ARGV_SECRETS = {"password"}
-DEFAULTS = {  # CheckCommand defaults that differ from the plugin's own
-    "url": ("http://$check_address$:9200", "http://$check_address$:9200"),
+# Arguments computed by an Icinga DSL function, the same in the CheckCommand
+# and the basket (Director keeps them as "Icinga DSL" arguments).
+#
+# --url: a plain "http://$address$:9200" default breaks twice: an IPv6
+# address needs brackets, and $check_address$ is undefined where the
+# ipv4-or-ipv6 template is not imported (Director), so Icinga would drop --url
+# and the plugin would check localhost, another cluster.  The function picks
+# the address as ipv4-or-ipv6 does (honouring check_ipv4/check_ipv6 when they
+# exist) but needs nothing from it.
+URL_FUNCTION = """var url = macro("$es_snapshot_url$")
+if (url) {
+	return url
+}
+var address = macro("$address6$")
+if (macro("$address$") && !macro("$check_ipv6$") || macro("$check_ipv4$")) {
+	address = macro("$address$")
+}
+if (!address) {
+	address = macro("$host.name$")
+}
+if (address.contains(":")) {
+	address = "[" + address + "]"
+}
+return "http://" + address + ":9200\""""
+# --verbose counts: a number 0-3 passes that many -v, true one, false none.
+# The key is skipped and an empty array adds nothing to the command line.
+VERBOSE_FUNCTION = """var level = Math.min(Number(macro("$es_snapshot_verbose$")), 3)
+return range(level).map(_ => "-v")"""
+FUNCTIONS = {"url": URL_FUNCTION, "verbose": VERBOSE_FUNCTION}
+SKIP_KEY = {"verbose"}
+DEFAULTS = {  # vars.md: what the CheckCommand passes when the var is unset
+    "url": "`http://<address>:9200`, an IPv6 address in brackets",
+    "verbose": "`0`; a number 0-3 passes that many `-v`, `true` one",
 }
 COMMAND_TIMEOUT = "1m"  # above the plugin's own -t, which ends every run first
 
@@ -67,8 +97,13 @@ def conf_text():
         "\targuments = {",
     ]
     for var, option, action in options():
-        body = [f'set_if = "${var}$"' if is_flag(action) else f'value = "${var}$"',
-                f"description = {json.dumps(describe(action))}"]
+        if action.dest in FUNCTIONS:
+            function = FUNCTIONS[action.dest].replace("\n", "\n\t\t\t\t")
+            body = ["value = {{", f"\t{function}", "}}"]
+            body += ["skip_key = true"] if action.dest in SKIP_KEY else []
+        else:
+            body = [f'set_if = "${var}$"' if is_flag(action) else f'value = "${var}$"']
+        body.append(f"description = {json.dumps(describe(action))}")
         lines.append(f'\t\t"{option}" = {{')
         lines.extend(f"\t\t\t{item}" for item in body)
         lines.append("\t\t}")
@@ -77,10 +112,10 @@ def conf_text():
         lines.append(f'\t\t{env} = "${PREFIX}{name}$"')
     lines += ["\t}", ""]
     for var, option, action in options():
-        if is_flag(action):
+        if action.dest == "verbose":
+            lines.append(f"\tvars.{var} = 0")
+        elif is_flag(action):
             lines.append(f"\tvars.{var} = false")
-        elif action.dest in DEFAULTS:
-            lines.append(f'\tvars.{var} = "{DEFAULTS[action.dest][0]}"')
     lines.append(f"\tvars.{PREFIX}timeout = {DEFAULT_TIMEOUT}")
     lines += ["}", ""]
     return "\n".join(lines)
@@ -91,21 +126,19 @@ def vars_table():
     rows = ["| Name | | Default | Description |", "|---|---|---|---|"]
     for var, option, action in options():
         if action.dest in DEFAULTS:
-            default = DEFAULTS[action.dest][1]
+            default = DEFAULTS[action.dest]
         elif is_flag(action):
             default = "false"
         else:
             default = "" if action.default in (None, [], 0) else str(action.default)
         kind = "Array" if isinstance(action, argparse._AppendAction) else ""
         text = describe(action) + (f" ({kind}, repeated as `{option}`.)" if kind else "")
-        rows.append(f"| {var} | Optional | {default and f'`{default}`'} | `{option}`: {text} |")
+        if action.dest not in DEFAULTS:
+            default = default and f"`{default}`"
+        rows.append(f"| {var} | Optional | {default} | `{option}`: {text} |")
     for name, (env, text) in SECRET_ENV.items():
         rows.append(f"| {PREFIX}{name} | Optional | | {text} |")
     return "\n".join(rows) + "\n"
-
-
-def _uuid(name):
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, "check_es_snapshot/" + name))
 
 
 def basket():
@@ -113,7 +146,12 @@ def basket():
     fields, datafields, arguments = [], {}, {}
     for number, (var, option, action) in enumerate(options(), start=1):
         arg = {"description": describe(action)}
-        if is_flag(action):
+        if action.dest in FUNCTIONS:
+            arg["value"] = {"type": "Function", "body": FUNCTIONS[action.dest]}
+            if action.dest in SKIP_KEY:
+                arg["skip_key"] = True
+            datatype = "DataTypeNumber" if action.dest == "verbose" else "DataTypeString"
+        elif is_flag(action):
             arg.update(set_if=f"${var}$", set_if_format="string")
             datatype = "DataTypeBoolean"
         else:
@@ -123,15 +161,20 @@ def basket():
         datafields[str(number)] = {
             "varname": var, "caption": option.lstrip("-").replace("-", " ").capitalize(),
             "description": describe(action), "datatype": "Icinga\\Module\\Director\\DataType\\" + datatype,
-            "format": None, "settings": {}, "uuid": _uuid("field/" + var)}
+            "format": None, "settings": {}}
         fields.append({"datafield_id": number, "is_required": "n", "var_filter": None})
     return {
+        # Director's notation, as its own export writes it: a constant, " + ",
+        # then the path unquoted (it renders PluginContribDir + "/check_...").
+        # No uuids: Director 1.10 (Debian 12) exports none, and given them its
+        # restore fails for the command ("$bytes string should contain 16
+        # characters") and adds every data field again on each restore (it
+        # reuses a field only if all its properties are equal).
         "Command": {"es_snapshot": {
             "object_name": "es_snapshot", "object_type": "object", "methods_execute": "PluginCheck",
-            "command": "PluginContribDir + \"/check_es_snapshot\"", "timeout": "60",
+            "command": "PluginContribDir + /check_es_snapshot", "timeout": "60",
             "arguments": arguments, "fields": fields,
-            "vars": {f"{PREFIX}url": DEFAULTS["url"][0], f"{PREFIX}timeout": str(DEFAULT_TIMEOUT)},
-            "uuid": _uuid("command/es_snapshot")}},
+            "vars": {f"{PREFIX}timeout": str(DEFAULT_TIMEOUT)}}},
         "Datafield": datafields,
     }
 

@@ -638,12 +638,18 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class Server:
-    """Context manager: a Cluster served on 127.0.0.1 in a thread."""
+class _IPv6HTTPServer(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
-    def __init__(self, cluster, port=0, tls=None):
+
+class Server:
+    """Context manager: a Cluster served on 127.0.0.1 (or host="::1") in a thread."""
+
+    def __init__(self, cluster, port=0, tls=None, host="127.0.0.1"):
         self.cluster = cluster
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        # IPv6-only hosts: the Icinga CheckCommand must reach the cluster on [::1].
+        server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
+        self.httpd = server_class((host, port), Handler)
         self.httpd.daemon_threads = True
         self.httpd.cluster = cluster
         self.scheme = "http"
@@ -657,7 +663,9 @@ class Server:
 
     @property
     def url(self):
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        host = self.httpd.server_address[0]
+        host = f"[{host}]" if ":" in host else host
+        return f"{self.scheme}://{host}:{self.httpd.server_address[1]}"
 
     def __enter__(self):
         self.thread.start()
