@@ -170,6 +170,10 @@ def main(argv=None, environ=None):
 def _run(argv, environ, started=None):
     boundary = _Boundary(sys.stdout)
     sys.stdout = boundary
+    # nagiosplugin 1.3.2 (Debian 12's) bound sys.stdout when it was imported,
+    # which would bypass the boundary and its redaction; None prints to the
+    # current sys.stdout, as 1.4 does by default.
+    nagiosplugin.Runtime.stdout = None
     try:
         _check(argv, os.environ if environ is None else environ, started, boundary)
     except KeyboardInterrupt:
