@@ -17,6 +17,8 @@ def help_text(monkeypatch):
     return build_parser().format_help()
 
 
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="argparse 3.13 writes '-H, --hostname HOSTNAME': "
+                    "the README carries the help of Debian 12's Python 3.11, held there")
 def test_readme_carries_help_verbatim(help_text):
     assert "```\n" + help_text + "```\n" in README
 
