@@ -13,14 +13,13 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from plugin import cluster as cl
-from plugin.cli import build_check
 from plugin.options import parse_settings
 from plugin.report import json_report
 from plugin.snapshots import (ResponseShapeError, decode_listing, parse_listing, parse_snapshot,
                               refill_filtered)
 from tests.conftest import HOUR_MS, NOW_MS, now_ms, run_check
 from tests.fake_es import SCENARIOS, Cluster, Snap, filter_path, scenario
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 FAMILIES = ["es5", "es7.10", "es7.13", "es7.15", "es8", "os2"]
 VIEWS = [[], ["-v"], ["-vv"], ["-vvv"], ["--format", "json"], ["--no-size", "-v"],
@@ -53,8 +52,7 @@ def shown(family, name, argv, honour):
     cluster = Cluster(family, repositories(name))
     cluster.filter_path = honour
     settings = parse_settings(argv, environ={})
-    check = build_check(settings, SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *argv)
     seen = [check.exitcode, check.summary_str, check.perfdata]
     if settings.verbose:
         seen.append(check.verbose_str)
@@ -156,7 +154,7 @@ def test_only_the_views_that_show_a_field_ask_for_it():
     (["--format", "json"], True, True), (["--slm-policy", "p"], False, True)])
 def test_listing_asks_per_view(argv, failures, policy):
     cluster = Cluster("os2", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS, policy="p")]})
-    build_check(parse_settings(argv, environ={}), SimClient(cluster), now_ms=NOW_MS)()
+    judged(cluster, *argv)
     (listing,) = [e for e in cluster.log if e["path"] == "/_snapshot/b/_all"]
     paths = listing["params"]["filter_path"].split(",")
     assert ("snapshots.failures.reason" in paths) == failures
@@ -173,8 +171,7 @@ def test_responses_wrapper_is_asked_for_only_where_it_existed():
 
 def test_status_asks_for_the_total_size_only():
     cluster = Cluster("es6", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS, size_bytes=12345)]})
-    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster)
     (status,) = [e for e in cluster.log if e["path"].endswith("/_status")]
     assert status["params"] == {"filter_path": cl.STATUS_FILTER}
     assert "size=12345B" in " ".join(check.perfdata)
@@ -186,8 +183,7 @@ def test_a_fork_that_rejects_filter_path_gets_the_plain_listing():
     with the 7.16 parameters gets the plain listing, unfiltered."""
     cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})
     cluster.accepts = lambda param: param == "ignore_unavailable"
-    check = build_check(parse_settings(["--no-size"], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *["--no-size"])
     assert check.exitcode == 0, check.summary_str
     assert [e["status"] for e in cluster.log[2:]] == [400, 200]
     assert cluster.log[3]["params"] == {"ignore_unavailable": "true"}

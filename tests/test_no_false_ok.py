@@ -5,11 +5,10 @@ import json
 
 import pytest
 
-from plugin.cli import build_check
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
 from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
 
@@ -20,8 +19,7 @@ def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
 
 def run(repositories, *args, family="es8", cluster=None):
     cluster = cluster or Cluster(family, repositories)
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *list(args))
     return check
 
 

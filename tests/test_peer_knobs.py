@@ -2,11 +2,10 @@
 users of NETWAYS check_elasticsearch rely on; in-process, fixed clock."""
 import pytest
 
-from plugin.cli import build_check
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS, first_line, run_check
 from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 DAY = 24 * HOUR_MS
 
@@ -17,8 +16,7 @@ def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
 
 def run(repositories, *args, family="es8", cluster=None):
     cluster = cluster or Cluster(family, repositories)
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *list(args))
     return check
 
 

@@ -1,0 +1,133 @@
+"""The one way the suite runs a check in-process.
+
+The real EsClient (requests) talks to the simulated cluster through
+``responses``: no sockets, no interpreter start, and the same error policy
+as production, because it is production's client.  ``judged`` returns the
+check after it ran (for tests that read results); ``run_main`` goes through
+``cli.main`` exactly as the script does and returns (exit code, stdout,
+stderr), with the clock fixed at NOW_MS so exact lines cannot drift.
+
+What needs a real socket (TLS, slow or reset connections, compression on the
+wire, signals, the environment of a real process) stays in the end-to-end
+tests that run the script as a subprocess (tests/conftest.py: run_check).
+"""
+import contextlib
+import io
+import json
+import logging
+import re
+import signal
+from unittest import mock
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import responses
+
+from plugin import cli
+from plugin.client import EsClient
+from plugin.options import parse_settings
+from tests.conftest import NOW_MS
+from tests.fake_es import _error
+
+BASE = "http://es.example:9200"
+READ_METHODS = {"GET", "HEAD"}
+
+
+class Budget:
+    """A deadline that never runs out: in-process runs are not timed."""
+    network_budget = 9.0
+
+    def remaining(self):
+        return 9.0
+
+
+def _answer(cluster, request):
+    """What fake_es.Handler would send for ``request``, as (status, headers, body)."""
+    split = urlsplit(request.url)
+    auth = request.headers.get("Authorization")
+    params = dict(parse_qsl(split.query))
+
+    def record(status, size, loads=0):
+        # "path" without the query and "params" parsed, for tests that read
+        # which requests a check made; "target" as sent.
+        cluster.log.append({"method": request.method, "path": unquote(split.path), "params": params,
+                            "target": request.path_url, "status": status, "bytes": size, "raw": size,
+                            "loads": loads, "authorization": bool(auth)})
+
+    if request.method not in READ_METHODS:
+        record(405, 0)
+        body = json.dumps(_error("method_not_allowed", "read-only simulation", 405)).encode()
+        return 405, {"Content-Type": "application/json"}, body
+    if request.method == "HEAD":
+        record(200, 0)
+        return 200, {}, b""
+    override = cluster.override_for(split.path)
+    if override is not None:
+        # Delays, trickles and resets happen on a socket: those tests serve one.
+        assert not (override.delay_s or override.trickle_s or override.reset), "needs fake_es.Server"
+        record(override.status, len(override.body))
+        return override.status, {"Content-Type": override.content_type, **override.headers}, override.body
+    if not cluster.authorised(auth):
+        status, body, ctype = cluster.unauthorised()
+        record(status, len(body))
+        return status, {"Content-Type": ctype}, body
+    status, payload, loads = cluster.handle(split.path, params)
+    body = json.dumps(payload).encode()
+    headers = {"Content-Type": "application/json"}
+    if cluster.es_at_least(7, 14) and status < 400:
+        headers["X-Elastic-Product"] = "Elasticsearch"
+    record(status, len(body), loads)
+    return status, headers, body
+
+
+@contextlib.contextmanager
+def routed(cluster, base=BASE):
+    """Every request to ``base`` is answered by ``cluster``; the plugin only reads."""
+    pattern = re.compile(re.escape(base) + ".*")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        for method in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"):
+            mocked.add_callback(method, pattern, callback=lambda request: _answer(cluster, request),
+                                content_type=None)
+        yield mocked
+    methods = {entry["method"] for entry in cluster.log}
+    assert methods <= READ_METHODS, f"the plugin sent {methods}"
+
+
+def judged(cluster, *args, environ=None, now_ms=NOW_MS):
+    """Build the check from command-line ``args``, run it against ``cluster`` at
+    the URL they name (the default one if none), and return it after the run."""
+    settings = parse_settings(list(args), environ={} if environ is None else environ)
+    with routed(cluster, settings.base_url):
+        check = cli.build_check(settings, EsClient(settings.base_url, authorization=settings.authorization,
+                                                   deadline=Budget()), now_ms=now_ms)
+        check()
+    return check
+
+
+def run_main(cluster, *args, env=None, now_ms=NOW_MS):
+    """``check_es_snapshot.py --url BASE *args`` in-process: (exit code, stdout, stderr).
+
+    ``env`` is the whole environment the script sees, as with run_check.
+    """
+    build = cli.build_check
+    plugin_log = logging.getLogger("nagiosplugin.es_snapshot")
+    filters, root_handlers = list(plugin_log.filters), list(logging.getLogger().handlers)
+    alarm = signal.getsignal(signal.SIGALRM)
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = None
+    try:
+        with routed(cluster), \
+                mock.patch.object(cli, "build_check", lambda s, c: build(s, c, now_ms=now_ms)), \
+                contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                cli.main(["--url", BASE, *args], environ=dict(env or {}))
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        # main() installs a log filter, a root handler and a SIGALRM handler
+        # per run; a process that runs it hundreds of times must not pile them up.
+        plugin_log.filters[:] = filters
+        logging.getLogger().handlers[:] = root_handlers
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, alarm)
+    assert code is not None, "main() must end with an exit code"
+    return code, stdout.getvalue(), stderr.getvalue()
