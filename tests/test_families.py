@@ -1,10 +1,8 @@
 """Every version family: the same snapshots give the same verdict, at a cost
 that does not grow with the repository where the cluster allows it."""
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from tests.conftest import HOUR_MS, NOW_MS, first_line, now_ms, run_check
+from tests.conftest import HOUR_MS, NOW_MS, first_line
 from tests.fake_es import FAMILIES, Cluster, Snap, _COMMON
 from tests.incheck import judged
 
@@ -34,18 +32,17 @@ SCENARIOS = ["healthy", "failed", "partial", "running", "stale", "failing_for_da
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_same_verdict_on_every_family(serve, name):
-    servers = {family: serve(Cluster(family, {"backups": scenario(name, now_ms())})) for family in FAMILIES}
+def test_same_verdict_on_every_family(inproc, name):
+    servers = {family: inproc(Cluster(family, {"backups": scenario(name, NOW_MS)})) for family in FAMILIES}
 
     def verdict(family):
-        code, out, err = run_check("--url", servers[family].url, "-r", "backups")
+        code, out, err = inproc.run("--url", servers[family].url, "-r", "backups")
         assert err == ""
         perf_labels = sorted(p.split("=")[0] for p in out.splitlines()[0].split(" | ")[1].split()) \
             if " | " in out else []
         return code, first_line(out), perf_labels
 
-    with ThreadPoolExecutor(max_workers=4) as pool:  # each run is a subprocess
-        seen = dict(zip(FAMILIES, pool.map(verdict, FAMILIES)))
+    seen = {family: verdict(family) for family in FAMILIES}
     assert len(set(map(repr, seen.values()))) == 1, seen
 
 
@@ -68,7 +65,7 @@ def test_window_cost_is_flat_on_es_7_16_and_later(count):
 
 def test_two_repositories_are_one_listing_on_es_7_16():
     cluster = Cluster("es9", {r: [Snap(f"{r}1", "SUCCESS", NOW_MS - HOUR_MS)] for r in ("a", "b")})
-    check = judged(cluster)
+    judged(cluster)
     assert [e["path"] for e in cluster.log] == ["/", "/_snapshot", "/_snapshot/a,b/*", "/_snapshot/a,b/_current"]
 
 

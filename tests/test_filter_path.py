@@ -17,9 +17,9 @@ from plugin.options import parse_settings
 from plugin.report import json_report
 from plugin.snapshots import (ResponseShapeError, decode_listing, parse_listing, parse_snapshot,
                               refill_filtered)
-from tests.conftest import HOUR_MS, NOW_MS, now_ms, run_check
+from tests.conftest import HOUR_MS, NOW_MS, now_ms
 from tests.fake_es import SCENARIOS, Cluster, Snap, filter_path, scenario
-from tests.incheck import judged
+from tests.incheck import judged, main_over_http
 
 FAMILIES = ["es5", "es7.10", "es7.13", "es7.15", "es8", "os2"]
 VIEWS = [[], ["-v"], ["-vv"], ["-vvv"], ["--format", "json"], ["--no-size", "-v"],
@@ -80,7 +80,8 @@ def normalised(out):
 @pytest.mark.parametrize("family", ["es7.10", "os2", "es8"])
 @pytest.mark.parametrize("argv", [["-vv"], ["--format", "json"]])
 def test_end_to_end_the_same_whether_the_filter_is_honoured_or_not(serve, family, argv):
-    """Through HTTP, gzip and the streaming decoder: the whole stdout."""
+    """Through HTTP, gzip and the streaming decoder: the whole stdout (cli.main
+    in-process, over a real socket)."""
     now = now_ms()
     snaps = [Snap("half", "PARTIAL", now - HOUR_MS, shards_failed=4, reason="4 shards failed"),
              Snap("old", "SUCCESS", now - 30 * HOUR_MS, policy="nightly")]
@@ -90,7 +91,7 @@ def test_end_to_end_the_same_whether_the_filter_is_honoured_or_not(serve, family
     for honour in (True, False):
         cluster.filter_path = honour
         cluster.log.clear()
-        code, out, err = run_check("--url", server.url, *argv)
+        code, out, err = main_over_http("--url", server.url, *argv)
         assert err == ""
         outputs.append((code, normalised(out)))
         listed.append(sum(e["raw"] for e in cluster.log if e["path"].split("?")[0].count("/") == 3))

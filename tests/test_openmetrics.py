@@ -165,10 +165,10 @@ def test_crit_cluster_unreachable_prints_a_valid_exposition(monkeypatch, capsys)
                             ("es_snapshot_state", "backups"): 2, ("es_snapshot_state", "logs"): 2}
 
 
-def test_unknown_authentication_refused_over_http(serve):
-    server = serve(Cluster("es8", {"b": [Snap("s1", start_ms=0)]}, auth={"user": "monitor", "password": "right"}))
-    code, out, err = run_check("--url", server.url, "--format", "openmetrics", "--user", "monitor",
-                               env={"ES_PASSWORD": CANARY})
+def test_unknown_authentication_refused_over_http(inproc):
+    server = inproc(Cluster("es8", {"b": [Snap("s1", start_ms=0)]}, auth={"user": "monitor", "password": "right"}))
+    code, out, err = inproc.run("--url", server.url, "--format", "openmetrics", "--user", "monitor",
+                                env={"ES_PASSWORD": CANARY})
     assert (code, err) == (3, "")
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 3}
 
