@@ -76,7 +76,7 @@ def conf_text():
     for name, (env, _) in SECRET_ENV.items():
         lines.append(f'\t\t{env} = "${PREFIX}{name}$"')
     lines += ["\t}", ""]
-    for var, option, action in options():
+    for var, _option, action in options():
         if is_flag(action):
             lines.append(f"\tvars.{var} = false")
         elif action.dest in DEFAULTS:
@@ -99,7 +99,7 @@ def vars_table():
         kind = "Array" if isinstance(action, argparse._AppendAction) else ""
         text = describe(action) + (f" ({kind}, repeated as `{option}`.)" if kind else "")
         rows.append(f"| {var} | Optional | {default and f'`{default}`'} | `{option}`: {text} |")
-    for name, (env, text) in SECRET_ENV.items():
+    for name, (_env, text) in SECRET_ENV.items():
         rows.append(f"| {PREFIX}{name} | Optional | | {text} |")
     return "\n".join(rows) + "\n"
 

@@ -389,5 +389,5 @@ def test_verbose_shows_opensearch_snapshot_management_policies():
     check = run(None, "--slm", "-v", cluster=cluster)
     lines = check.summary.verbose(check.results)
     assert "snapshot management (OpenSearch):" in lines
-    assert any(l.startswith("  policy daily (repo b): last success ") and "last deletion failure" in l
-               for l in lines), lines
+    assert any(line.startswith("  policy daily (repo b): last success ") and "last deletion failure" in line
+               for line in lines), lines

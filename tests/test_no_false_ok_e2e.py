@@ -43,7 +43,7 @@ def test_crit_stuck_snapshot_started_before_the_window(inproc):
     cluster = Cluster("es9", {"backups": [ago("stuck", "IN_PROGRESS", 5 * 24), ago("fresh", hours=1)]})
     code, line, out = check(inproc(cluster), "-w", "12h", "-c", "1d", "-v")
     assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - stuck IN_PROGRESS for 5d, more than 1d (repo backups)")
-    assert any(l.startswith("  stuck IN_PROGRESS ") for l in out.splitlines())
+    assert any(line.startswith("  stuck IN_PROGRESS ") for line in out.splitlines())
     listing = [e["path"].split("?")[0] for e in cluster.log]
     assert listing[:4] == ["/", "/_snapshot", "/_snapshot/backups/*", "/_snapshot/backups/_current"]
 
@@ -111,7 +111,7 @@ def test_verbose_shows_the_last_ten_snapshots_on_es_7_16(inproc):
     cluster = Cluster("es8", {"backups": [ago(f"d{i:02d}", hours=i * 24 + 1) for i in range(30)]})
     code, line, out = check(inproc(cluster), "-v")
     assert (code, line) == (0, "ES_SNAPSHOT OK - d00 SUCCESS, 1h old (repo backups)")
-    shown = [l.split()[0] for l in out.splitlines() if l.startswith("  d")]
+    shown = [line.split()[0] for line in out.splitlines() if line.startswith("  d")]
     assert shown == [f"d{i:02d}" for i in range(10)]
     assert len(cluster.log) == 5  # one more request than without -v
 

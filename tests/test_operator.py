@@ -158,7 +158,7 @@ def test_crit_slm_policy_not_found(inproc):
 def test_ok_snapshot_verdict_stands_where_there_is_no_slm(inproc, family, words):
     code, line, out = check(inproc(slm_cluster(family)), "--slm", "-v")
     assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
-    assert any(l.startswith(f"note: {words} (") for l in out.splitlines()), out
+    assert any(line.startswith(f"note: {words} (") for line in out.splitlines()), out
 
 
 def test_warn_health_repository_integrity_yellow(inproc):
