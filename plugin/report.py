@@ -4,7 +4,7 @@ import json
 from nagiosplugin import Ok
 
 from . import __version__
-from .summary import iso
+from .wording import iso
 
 
 def _iso(ms):

@@ -1,31 +1,15 @@
 """Presentation: the status line and the long output an operator reads."""
-from datetime import datetime, timezone
-
 import nagiosplugin
 from nagiosplugin import Ok, Unknown
 
 from .durations import format_duration
-from .wording import clean, clean_reason
+from .wording import clean, clean_reason, human_bytes, iso
 
 RECENT_PER_REPOSITORY = 10
 FAILURES_SHOWN = 3
 # Nagios keeps 8 KB of plugin output: this much for the long output, the
 # log at -vv/-vvv gets cli.LOG_BUDGET, status and perfdata the rest.
 LONG_OUTPUT_BUDGET = 5000
-
-
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_bytes(size):
-    if size is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return "-"
 
 
 class SnapshotSummary(nagiosplugin.Summary):

@@ -5,6 +5,7 @@ status line from its perfdata and a newline would end it, so they are
 cleaned and shortened before they reach any output.
 """
 import re
+from datetime import datetime, timezone
 
 from .durations import format_duration
 
@@ -91,3 +92,18 @@ def snapshot_phrase(snap, now_ms):
 def window_phrase(window_s):
     """How far back the check looked, when it did not read everything."""
     return f" in the last {format_duration(window_s)} (the check looks no further back)" if window_s else ""
+
+
+def iso(ms):
+    """An epoch-ms instant as ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_bytes(size):
+    if size is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}TiB"  # the largest unit shown, however large
