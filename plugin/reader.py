@@ -11,6 +11,7 @@ from collections import namedtuple
 from urllib.parse import quote
 
 from . import cluster, slm
+from .health import parse_health
 from .errors import EsError
 from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, decode_listing, newest_first,
                         parse_repositories, parse_status_size)
@@ -208,7 +209,7 @@ class SnapshotReader:
         if not info.at_least(8, 7):
             raise Unsupported(f"--health: {info.label} has no health report (Elasticsearch 8.7 or later)")
         payload = self.client.get("/_health_report", {"verbose": "false"}, what="read the health report")
-        return slm.parse_health(payload, HEALTH_INDICATORS)
+        return parse_health(payload, HEALTH_INDICATORS)
 
     def _cluster_info(self):
         info = cluster.parse_cluster_info(self.client.get("/", what="read the cluster version"))
