@@ -7,6 +7,7 @@ import warnings
 
 import nagiosplugin
 
+from . import NAME
 from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
                        RecentContext, RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
                        SlmContext, StreakContext)
@@ -51,7 +52,7 @@ def build_check(settings, client, now_ms=None):
         MeasureContext("measure"),
         SnapshotSummary(resource, settings.notes),
     )
-    check.name = "ES_SNAPSHOT"  # not Check(name=...): nagiosplugin 1.3.2 lacks it
+    check.name = resource.name  # not Check(name=...): nagiosplugin 1.3.2 lacks it
     return check
 
 
@@ -108,7 +109,7 @@ def _print_report(settings, text):
 
 
 def _say(line, code):
-    print(f"ES_SNAPSHOT {line}")
+    print(f"{NAME} {line}")
     sys.stdout.flush()
     sys.exit(code)
 
@@ -122,7 +123,7 @@ def main(argv=None, environ=None):
     except HelpShown:
         sys.exit(3)
     except UsageError as exc:
-        print(f"ES_SNAPSHOT UNKNOWN - usage: {exc}")
+        print(f"{NAME} UNKNOWN - usage: {exc}")
         print(f"Usage: {PROG} [--url URL] [-r NAME] [-w AGE] [-c AGE] [-t SECONDS] ...")
         print(f"See {PROG} --help")
         sys.exit(3)
@@ -151,10 +152,10 @@ def main(argv=None, environ=None):
             # The file a textfile collector reads stays an exposition (state
             # UNKNOWN); the words go to stderr, which cron mails.
             _print_report(settings, _failure(settings, line, 3))
-            print(f"ES_SNAPSHOT {line}", file=sys.stderr)
+            print(f"{NAME} {line}", file=sys.stderr)
             sys.exit(3)
         if settings.verbose >= 3:
-            print(f"ES_SNAPSHOT {line}")
+            print(f"{NAME} {line}")
             print(redact(traceback.format_exc()))
             sys.exit(3)
         _say(line, 3)

@@ -4,6 +4,7 @@ import time
 
 import nagiosplugin
 
+from . import NAME
 from .errors import EsError
 from .reader import SnapshotReader
 from .snapshots import ResponseShapeError
@@ -25,7 +26,7 @@ class SnapshotResource(nagiosplugin.Resource):
 
     @property
     def name(self):
-        return "ES_SNAPSHOT"
+        return NAME
 
     def probe(self):
         now_ms = self.now_ms if self.now_ms is not None else int(time.time() * 1000)
