@@ -15,7 +15,6 @@ from .credentials import Redactor
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
 from .options import PROG, HelpShown, UsageError, parse_settings
-from .reader import Query
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
@@ -27,13 +26,7 @@ LOG_BUDGET = 2000
 
 
 def build_check(settings, client, now_ms=None):
-    resource = SnapshotResource(
-        client, Query(repositories=settings.repositories, window_s=settings.window_s,
-                      sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
-                      health=settings.health, successes=settings.successes,
-                      history=settings.verbose >= 1, recent=settings.failed_in_last,
-                      verbose=settings.verbose, format=settings.format),
-        now_ms=now_ms)
+    resource = SnapshotResource(client, settings.query, now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,
         RankedResults(),

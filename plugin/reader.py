@@ -7,7 +7,7 @@ window and the cluster never loads the metadata of older ones; older
 versions and OpenSearch get the plain listing, their only option.
 """
 import logging
-from collections import namedtuple
+from typing import FrozenSet, NamedTuple, Optional, Tuple
 from urllib.parse import quote
 
 from . import cluster, slm
@@ -38,19 +38,24 @@ WIDENING_STEPS = 3
 HISTORY = 10
 
 
-# repositories: empty for every registered one; window_s: look-back in
-# seconds or None; sizes: collect bytes (may cost one _status request);
-# policy: only snapshots of this SLM / snapshot-management policy;
-# slm, health: also read SLM status and policies, the health report.
-# successes: the states that count as a success (SUCCESS and any state
-# --state-map maps to ok); history: read HISTORY snapshots per repository (-v);
-# recent: read the last N completed snapshots per repository (--failed-in-last);
-# verbose, format: what the run shows (-v, --format), so it asks for no
-# field it will not show (SnapshotReader.fields).
-Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent "
-                   "verbose format",
-                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0, 0,
-                             "nagios"))
+class Query(NamedTuple):
+    """What one run asks of the cluster (built once, by options.parse_settings)."""
+    repositories: Tuple[str, ...] = ()   # empty: every registered one
+    window_s: Optional[int] = None       # look-back in seconds; None: no window
+    sizes: bool = True                   # collect bytes (may cost one _status request)
+    policy: str = ""                     # only snapshots of this SLM / snapshot-management policy
+    slm: bool = False                    # also read SLM status and policies
+    health: bool = False                 # also read the health report
+    # The states that count as a success: SUCCESS and any state --state-map maps to ok.
+    successes: FrozenSet[str] = frozenset({SUCCESS})
+    history: bool = False                # read HISTORY snapshots per repository (-v)
+    recent: int = 0                      # read the last N completed snapshots per repository (--failed-in-last)
+    # What the run shows (-v, --format), so it asks for no field it will not
+    # show (SnapshotReader.fields).
+    verbose: int = 0
+    format: str = "nagios"
+
+
 HEALTH_INDICATORS = ("slm", "repository_integrity")
 
 
