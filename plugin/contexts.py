@@ -131,8 +131,8 @@ class AgeContext(_ThresholdContext):
         snap = survey.stalest
         if limit is None:
             return f"{clean(snap.name)} SUCCESS, {format_duration(seconds)} old (repo {clean(snap.repository)})"
-        return (f"newest success {clean(snap.name)} is {beyond(seconds, str(limit))} old, "
-                f"{describe_range(str(limit))} (repo {clean(snap.repository)})")
+        return (f"newest success {clean(snap.name)} is {beyond(seconds, limit)} old, "
+                f"{describe_range(limit)} (repo {clean(snap.repository)})")
 
 
 class RunningContext(_ThresholdContext):
@@ -150,8 +150,8 @@ class RunningContext(_ThresholdContext):
         snap = survey.running
         text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
         if limit is not None:
-            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, str(limit))}, "
-                    f"{describe_range(str(limit))}")
+            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, limit)}, "
+                    f"{describe_range(limit)}")
         return f"{text} (repo {clean(snap.repository)})"
 
 

@@ -45,25 +45,21 @@ _STEPS = (86400, 3600, 60, 1)
 
 
 def beyond(seconds, limit):
-    """An age past an upper limit, rounded up at the precision shown, so
-    "X old, more than Y" never reads as X <= Y (93601 s is 1d3h, not 1d2h).
+    """An age past an upper limit (a nagiosplugin Range), rounded up at the
+    precision shown, so "X old, more than Y" never reads as X <= Y (93601 s
+    is 1d3h, not 1d2h).
 
-    >>> beyond(93601, "93600")
+    >>> from nagiosplugin import Range
+    >>> beyond(93601, Range("93600"))
     '1d3h'
-    >>> beyond(600, "@0:3600")
+    >>> beyond(600, Range("@0:3600"))
     '10m'
     """
-    body = limit[1:] if limit.startswith("@") else limit
-    end = body.rpartition(":")[2]
-    try:
-        past = not limit.startswith("@") and end and seconds > float(end)
-    except ValueError:
-        past = False
-    if not past:
+    if limit.invert or limit.end == float("inf") or seconds <= limit.end:
         return format_duration(seconds)
     first = next((i for i, unit in enumerate(_STEPS) if seconds >= unit), len(_STEPS) - 1)
     step = _STEPS[min(first + 1, len(_STEPS) - 1)]
-    if int(seconds) // step * step > float(end):
+    if int(seconds) // step * step > limit.end:
         return format_duration(seconds)  # shown as usual, it already exceeds the limit
     return format_duration(-(-int(seconds) // step) * step)
 
