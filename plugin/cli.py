@@ -9,8 +9,8 @@ import nagiosplugin
 
 from . import NAME
 from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
-                       RecentContext, RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
-                       SlmContext, StreakContext)
+                       RecentContext, RegisteredContext, RepositoryContext, RunningContext,
+                       ShownThresholdContext, SkewContext, SlmContext, StreakContext)
 from .credentials import Redactor
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
@@ -31,6 +31,7 @@ def build_check(settings, client, now_ms=None):
         resource,
         RankedResults(),
         ClusterContext("cluster"),
+        RegisteredContext("registered"),
         RepositoryContext("repository", settings.state_map, settings.policy, settings.no_snapshots_state),
         AgeContext("age", settings.warning, settings.critical),
         RunningContext("running", settings.running_warning, settings.running_critical),

@@ -44,23 +44,11 @@ class SnapshotSummary(nagiosplugin.Summary):
             text += f" (+{len(subjects)} more)"
         return "; ".join([text] + [r.hint for r in named])
 
-    def _subject(self, result):
-        """What a result is about: a repository's name, or the kind of check."""
-        metric, survey = result.metric, self.resource.survey
-        if metric is None or survey is None:
-            return "cluster"
-        if metric.name in ("repository", "skew"):
-            return "repository:" + metric.value.name
-        snap = {"age": survey.stalest, "running": survey.running}.get(metric.name)
-        if snap is not None:
-            return "repository:" + snap.repository
-        if metric.name == "failed_streak":
-            return "repository:" + survey.streak[1]
-        if metric.name == "failed_recent":
-            return "repository:" + survey.failed_recent(self.resource.recent)[1]
-        if metric.name == "health":
-            return "health:" + metric.value.name
-        return metric.name
+    @staticmethod
+    def _subject(result):
+        """What a result is about, as the context that judged it decided
+        (contexts.Result); nagiosplugin's own results are about the run."""
+        return getattr(result, "subject", None) or "cluster"
 
     def verbose(self, results):
         lines = [f"{r.state.text.upper()}: {r.hint}" for r in results if r.state != Ok]
