@@ -8,7 +8,7 @@ import warnings
 import nagiosplugin
 
 from . import NAME
-from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
+from .contexts import (AgeContext, ClusterContext, HealthContext, RankedResults,
                        RecentContext, RegisteredContext, RepositoryContext, RunningContext,
                        ShownThresholdContext, SkewContext, SlmContext, StreakContext)
 from .credentials import Redactor
@@ -43,7 +43,7 @@ def build_check(settings, client, now_ms=None):
         ShownThresholdContext("repository_running", settings.running_warning, settings.running_critical),
         SlmContext("slm", settings.policy),
         HealthContext("health"),
-        MeasureContext("measure"),
+        nagiosplugin.ScalarContext("measure"),  # perfdata only: no thresholds, never judged
         SnapshotSummary(resource, settings.notes),
     )
     check.name = resource.name  # not Check(name=...): nagiosplugin 1.3.2 lacks it

@@ -295,13 +295,6 @@ class HealthContext(nagiosplugin.Context):
                       "health:" + indicator.name)
 
 
-class MeasureContext(nagiosplugin.Context):
-    """Perfdata only: measured, graphed, never judged."""
-
-    def performance(self, metric, resource):
-        return nagiosplugin.Performance(metric.name, metric.value, metric.uom or "", min=0)
-
-
 class ShownThresholdContext(nagiosplugin.ScalarContext):
     """Perfdata with thresholds for graphs, never judged: the per-repository
     <repo>_age and <repo>_running carry the thresholds of age and running,
