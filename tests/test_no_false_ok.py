@@ -7,7 +7,7 @@ import pytest
 
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import Cluster, Snap
+from tests.fake_es import Cluster, Override, Snap
 from tests.incheck import judged
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
@@ -391,3 +391,33 @@ def test_verbose_shows_opensearch_snapshot_management_policies():
     assert "snapshot management (OpenSearch):" in lines
     assert any(line.startswith("  policy daily (repo b): last success ") and "last deletion failure" in line
                for line in lines), lines
+
+
+# -- found by the mutation check (issue 15 item 8) -----------------------------------------
+
+def test_crit_repository_the_listing_could_not_read():
+    """ES >= 7.16 lists several repositories in one request; one it could not
+    read comes back under "failures", not as an HTTP error."""
+    cluster = Cluster("es8", {"a": [snap("a1")], "b": [snap("b1")]})
+    good = {"snapshot": "a1", "repository": "a", "state": "SUCCESS", "start_time_in_millis": NOW_MS - HOUR_MS,
+            "end_time_in_millis": NOW_MS - HOUR_MS + MIN, "duration_in_millis": MIN,
+            "shards": {"total": 5, "failed": 0, "successful": 5}}
+    body = {"snapshots": [good], "failures": {"b": {"type": "repository_exception",
+                                                    "reason": "[b] could not read repository data"}}}
+    cluster.overrides.append((r"^/_snapshot/a,b/\*$", Override(200, json.dumps(body).encode())))
+    check = run(None, cluster=cluster)
+    assert (check.exitcode, check.summary_str) == (
+        2, "repository 'b' could not be read: [b] could not read repository data")
+
+
+def test_crit_no_completed_snapshot_names_the_newest_running():
+    check = run({"b": [snap("run-old", "IN_PROGRESS", 3 * HOUR_MS), snap("run-new", "IN_PROGRESS", HOUR_MS)]})
+    assert (check.exitcode, check.summary_str) == (
+        2, "run-new IN_PROGRESS for 1h, no completed snapshot in the last 2y358d (the check looks no further "
+           "back) (repo b)")
+
+
+def test_warn_recent_failures_count_only_the_snapshots_there_are():
+    check = run({"b": [snap("s"), snap("f1", "FAILED", 2 * HOUR_MS), snap("f2", "FAILED", 3 * HOUR_MS)]},
+                "--failed-in-last", "7", "--failed-recent-warning", "1")
+    assert (check.exitcode, check.summary_str) == (1, "2 of the last 3 snapshots not successful (limit 1) (repo b)")

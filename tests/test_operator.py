@@ -202,3 +202,35 @@ def test_json_when_the_cluster_cannot_be_reached():
     document = json.loads(out)
     assert code == 2 and document["state"] == "CRITICAL" and document["metrics"] == {}
     assert document["summary"] == "cannot read the cluster version at 127.0.0.1:9: connection refused"
+
+
+# -- found by the mutation check (issue 15 item 8): boundaries a verdict turns on ----------
+
+def test_warn_slm_policy_a_second_past_the_hour_of_grace(inproc):
+    code, line, _ = check(inproc(slm_cluster(next_ms=NOW_MS - HOUR_MS - 1000)), "--slm")
+    assert (code, line) == (1, "ES_SNAPSHOT WARNING - SLM policy 'nightly' missed its schedule (due 1h ago)")
+
+
+def test_ok_slm_policy_last_success_half_an_hour_ago_is_no_clock_skew(inproc):
+    cluster = slm_cluster(last_success=(NOW_MS - HOUR_MS // 2, "nightly-1"))
+    code, line, _ = check(inproc(cluster), "--slm")
+    assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
+
+
+def test_ok_slm_without_policies_when_no_policy_is_named(inproc):
+    cluster = slm_cluster()
+    cluster.policies.clear()
+    code, line, out = check(inproc(cluster), "--slm", "-v")
+    assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
+    assert "not found" not in out
+
+
+def test_verbose_lists_critical_before_warning(inproc):
+    cluster = Cluster("es8", {
+        "a": [Snap("a1", "FAILED", NOW_MS - HOUR_MS), Snap("a0", "SUCCESS", NOW_MS - 2 * HOUR_MS)],
+        "b": [Snap("b1", "PARTIAL", NOW_MS - HOUR_MS, shards_failed=1), Snap("b0", "SUCCESS", NOW_MS - 2 * HOUR_MS)]})
+    code, line, out = check(inproc(cluster), "-v")
+    assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - a1 FAILED 1h ago (repo a) (+1 more)")
+    problems = [text for text in out.splitlines() if text.startswith(("CRITICAL:", "WARNING:"))]
+    assert problems == ["CRITICAL: a1 FAILED 1h ago (repo a)",
+                        "WARNING: b1 PARTIAL 1h ago, 1/5 shards failed (repo b)"]
