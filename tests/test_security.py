@@ -8,6 +8,8 @@ import os
 
 import pytest
 
+from plugin.credentials import Redactor
+from plugin.options import parse_settings
 from tests.conftest import NOW_MS, first_line, now_ms, run_check, run_with_fault, runner
 from tests.incheck import main_with
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
@@ -251,3 +253,10 @@ def test_environment_proxy_is_used_and_no_proxy_ignores_it(serve):
     assert not server.cluster.log, "the request went through the proxy, not straight to the cluster"
     code, out, _ = run_check("--url", server.url, "--no-proxy", env=proxy)
     assert (code, first_line(out)) == (0, OK_LINE)
+
+
+def test_api_key_given_as_id_and_key_is_redacted_whole():
+    """The longest secret first: redacting the key part alone would print its id."""
+    settings = parse_settings([], environ={"ES_API_KEY": f"key-id:{CANARY}"})
+    redact = Redactor(settings.secrets)
+    assert redact(f"rejected key-id:{CANARY}, then {CANARY}") == "rejected ***, then ***"
