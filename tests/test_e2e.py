@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import NOW_MS, STARTUP_DELAY, first_line, now_ms, run_check, run_with_fault, runner
 from tests.incheck import main_with
-from tests.fake_es import HOUR_MS, Cluster, Override, Snap
+from tests.fake_es import FAMILIES, HOUR_MS, Cluster, Override, Snap
 
 STATUS_LINE = re.compile(r"^ES_SNAPSHOT (OK|WARNING|CRITICAL|UNKNOWN) - ")
 CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
@@ -199,7 +199,7 @@ def test_verbose_lists_snapshots_and_reasons(inproc):
     lines = out.splitlines()
     assert code == 2 and err == ""
     assert lines[0] == "ES_SNAPSHOT CRITICAL - bad FAILED 1h ago: access denied to bucket (repo backups)"
-    assert "cluster: Elasticsearch 8.15.3" in lines
+    assert f"cluster: Elasticsearch {FAMILIES['es8'][1]}" in lines
     assert "    reason: access denied to bucket" in lines
     assert any(line.startswith("    shard logs-1[0]: IndexShardSnapshotFailedException") for line in lines)
     assert "    ... and 1 more shard failures" in lines

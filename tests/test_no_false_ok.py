@@ -7,7 +7,7 @@ import pytest
 
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import Cluster, Override, Snap
+from tests.fake_es import FAMILIES, Cluster, Override, Snap
 from tests.incheck import judged
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
@@ -294,8 +294,8 @@ def test_ok_snapshot_verdict_stands_without_snapshot_management_in_json():
     document = json.loads(json_report(check, check.resources[0]))
     assert (check.exitcode, check.summary_str) == (0, "daily-1 SUCCESS, 3h old (repo b)")
     assert document["notes"] == [
-        "--slm: OpenSearch 1.3.7 has no snapshot management (OpenSearch 2.1 or later)",
-        "--health: OpenSearch 1.3.7 has no health report (Elasticsearch 8.7 or later)"]
+        f"--slm: OpenSearch {FAMILIES['os1'][1]} has no snapshot management (OpenSearch 2.1 or later)",
+        f"--health: OpenSearch {FAMILIES['os1'][1]} has no health report (Elasticsearch 8.7 or later)"]
 
 
 # -- the SLM mutation survivors and the grace --------------------------------------------

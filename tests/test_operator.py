@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.conftest import NOW_MS, first_line, run_check, runner
-from tests.fake_es import HOUR_MS, Cluster, Snap
+from tests.fake_es import FAMILIES, HOUR_MS, Cluster, Snap
 from tests.incheck import main_with
 
 DAY_MS = 24 * HOUR_MS
@@ -32,7 +32,7 @@ def test_verbose_table_is_newest_first_with_facts(inproc):
 
 def test_vv_says_version_strategy_requests_and_time(inproc):
     code, _, out = check(inproc(Cluster("os2", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})), "-vv")
-    assert "listing strategy for OpenSearch 2.11.0: legacy" in out
+    assert f"listing strategy for OpenSearch {FAMILIES['os2'][1]}: legacy" in out
     assert "GET /_snapshot/b/_all?ignore_unavailable=true -> HTTP 200" in out
     assert any(line.startswith("4 requests, ") and line.endswith("ms waiting for the cluster")
                for line in out.splitlines())
@@ -153,8 +153,8 @@ def test_crit_slm_policy_not_found(inproc):
             "(the check looks no further back)") in out
 
 
-@pytest.mark.parametrize("family, words", [("os1", "--slm: OpenSearch 1.3.7 has no snapshot management"),
-                                           ("es6", "--slm: Elasticsearch 6.8.23 has no SLM")])
+@pytest.mark.parametrize("family, words", [("os1", f"--slm: OpenSearch {FAMILIES['os1'][1]} has no snapshot management"),
+                                           ("es6", f"--slm: Elasticsearch {FAMILIES['es6'][1]} has no SLM")])
 def test_ok_snapshot_verdict_stands_where_there_is_no_slm(inproc, family, words):
     code, line, out = check(inproc(slm_cluster(family)), "--slm", "-v")
     assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
@@ -173,7 +173,7 @@ def test_warn_health_repository_integrity_yellow(inproc):
 def test_ok_snapshot_verdict_stands_where_there_is_no_health_report(inproc):
     code, line, out = check(inproc(slm_cluster("es7.17")), "--health", "-v")
     assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
-    assert ("note: --health: Elasticsearch 7.17.25 has no health report (Elasticsearch 8.7 or later)"
+    assert (f"note: --health: Elasticsearch {FAMILIES['es7.17'][1]} has no health report (Elasticsearch 8.7 or later)"
             in out.splitlines())
 
 
@@ -194,7 +194,7 @@ def test_json_document_with_the_same_exit_code(inproc):
     assert repo["newest"]["shard_failures"][0]["index"] == "logs-1"
     assert repo["newest_success"]["name"] == "good" and repo["failed_streak"] == 1
     assert document["metrics"]["age"]["value"] >= 10800 and document["metrics"]["age"]["critical"] == "180000"
-    assert document["cluster"] == {"distribution": "elasticsearch", "version": "8.15.3"}
+    assert document["cluster"] == {"distribution": "elasticsearch", "version": FAMILIES["es8"][1]}
 
 
 def test_json_when_the_cluster_cannot_be_reached():
