@@ -137,10 +137,11 @@ def basket():
 
 
 def outputs():
+    conf = conf_text()
     return {
-        HERE / "es_snapshot.conf": conf_text(),
+        HERE / "es_snapshot.conf": conf,
         # The same text as package data, read by --print-icinga-conf.
-        HERE.parent / "plugin" / "es_snapshot.conf": conf_text(),
+        HERE.parent / "plugin" / "es_snapshot.conf": conf,
         HERE / "director-basket.json": json.dumps(basket(), indent=2, sort_keys=True) + "\n",
         HERE / "vars.md": vars_table(),
     }
