@@ -421,3 +421,10 @@ def test_warn_recent_failures_count_only_the_snapshots_there_are():
     check = run({"b": [snap("s"), snap("f1", "FAILED", 2 * HOUR_MS), snap("f2", "FAILED", 3 * HOUR_MS)]},
                 "--failed-in-last", "7", "--failed-recent-warning", "1")
     assert (check.exitcode, check.summary_str) == (1, "2 of the last 3 snapshots not successful (limit 1) (repo b)")
+
+
+@pytest.mark.parametrize("family", ["es8", "es6"])  # from index_details, from _status
+def test_ok_empty_snapshot_still_has_its_size_perfdata(family):
+    check = run({"b": [snap("empty", size_bytes=0)]}, family=family)
+    assert check.exitcode == 0
+    assert perf(check)["size"] == "0B;;;0"
