@@ -428,3 +428,20 @@ def test_ok_empty_snapshot_still_has_its_size_perfdata(family):
     check = run({"b": [snap("empty", size_bytes=0)]}, family=family)
     assert check.exitcode == 0
     assert perf(check)["size"] == "0B;;;0"
+
+
+def test_crit_missing_repository_invents_no_failed_streak():
+    check = run({"b": [snap("s")]}, "-r", "x")
+    assert (check.exitcode, check.summary_str) == (2, "repository 'x' not found (registered: b)")
+    assert perf(check) == {"failed_streak": "0;;;0", "running": "0s;93600;180000;0"}
+
+
+def test_ok_opensearch_where_no_snapshot_management_policy_was_ever_created():
+    """Before the first policy, OpenSearch has no config index: the policy
+    list answers 404, which means "no policies", not a failure."""
+    cluster = Cluster("os2", {"b": [snap("s")]})
+    missing = {"error": {"type": "index_not_found_exception", "reason": "no such index [.opendistro-ism-config]"},
+               "status": 404}
+    cluster.overrides.append((r"^/_plugins/_sm/policies$", Override(404, json.dumps(missing).encode())))
+    check = run(None, "--slm", cluster=cluster)
+    assert (check.exitcode, check.summary_str) == (0, "s SUCCESS, 1h old (repo b)")
