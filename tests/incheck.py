@@ -3,9 +3,10 @@
 The real EsClient (requests) talks to the simulated cluster through
 ``responses``: no sockets, no interpreter start, and the same error policy
 as production, because it is production's client.  ``judged`` returns the
-check after it ran (for tests that read results); ``run_main`` goes through
-``cli.main`` exactly as the script does and returns (exit code, stdout,
-stderr), with the clock fixed at NOW_MS so exact lines cannot drift.
+check after it ran (for tests that read results); ``run_main``, ``main_with``
+and the ``inproc`` fixture (InProcess) go through ``cli.main`` exactly as the
+script does and return (exit code, stdout, stderr), with the clock fixed at
+NOW_MS so exact lines cannot drift.
 
 What needs a real socket (TLS, slow or reset connections, compression on the
 wire, signals, the environment of a real process) stays in the end-to-end
@@ -34,7 +35,7 @@ READ_METHODS = {"GET", "HEAD"}
 
 
 class Budget:
-    """A deadline that never runs out: in-process runs are not timed."""
+    """judged()'s deadline, which never runs out (cli.main arms its own)."""
     network_budget = 9.0
 
     def remaining(self):
