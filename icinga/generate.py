@@ -111,7 +111,7 @@ def conf_text():
     for name, (env, _) in SECRET_ENV.items():
         lines.append(f'\t\t{env} = "${PREFIX}{name}$"')
     lines += ["\t}", ""]
-    for var, option, action in options():
+    for var, _option, action in options():
         if action.dest == "verbose":
             lines.append(f"\tvars.{var} = 0")
         elif is_flag(action):
@@ -136,7 +136,7 @@ def vars_table():
         if action.dest not in DEFAULTS:
             default = default and f"`{default}`"
         rows.append(f"| {var} | Optional | {default} | `{option}`: {text} |")
-    for name, (env, text) in SECRET_ENV.items():
+    for name, (_env, text) in SECRET_ENV.items():
         rows.append(f"| {PREFIX}{name} | Optional | | {text} |")
     return "\n".join(rows) + "\n"
 
@@ -180,10 +180,11 @@ def basket():
 
 
 def outputs():
+    conf = conf_text()
     return {
-        HERE / "es_snapshot.conf": conf_text(),
+        HERE / "es_snapshot.conf": conf,
         # The same text as package data, read by --print-icinga-conf.
-        HERE.parent / "plugin" / "es_snapshot.conf": conf_text(),
+        HERE.parent / "plugin" / "es_snapshot.conf": conf,
         HERE / "director-basket.json": json.dumps(basket(), indent=2, sort_keys=True) + "\n",
         HERE / "vars.md": vars_table(),
     }

@@ -1,5 +1,8 @@
 """check_es_snapshot: snapshot backups of Elasticsearch and OpenSearch."""
 __version__ = "0.1.0"
+# The check's name: the first word of every line the plugin prints (here so
+# that nothing needs more than the package to print it).
+NAME = "ES_SNAPSHOT"
 
 
 def main():
@@ -8,6 +11,6 @@ def main():
     try:
         from .cli import main as run
     except ImportError as exc:
-        print(f"ES_SNAPSHOT UNKNOWN - missing Python module {exc.name or exc}")
+        print(f"{NAME} UNKNOWN - missing Python module {exc.name or exc}")
         raise SystemExit(3) from None
     run()

@@ -8,14 +8,14 @@ import warnings
 
 import nagiosplugin
 
-from .contexts import (AgeContext, ClusterContext, HealthContext, MeasureContext, RankedResults,
-                       RecentContext, RepositoryContext, RunningContext, ShownThresholdContext, SkewContext,
-                       SlmContext, StreakContext)
+from . import NAME
+from .contexts import (AgeContext, ClusterContext, HealthContext, RankedResults,
+                       RecentContext, RegisteredContext, RepositoryContext, RunningContext,
+                       ShownThresholdContext, SkewContext, SlmContext, StreakContext)
 from .credentials import Redactor, secrets_in_argv
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
 from .options import DEFAULT_TIMEOUT, PROG, HelpShown, UsageError, parse_settings
-from .reader import Query
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
@@ -28,17 +28,12 @@ LOG_BUDGET = 2000
 
 
 def build_check(settings, client, now_ms=None):
-    resource = SnapshotResource(
-        client, Query(repositories=settings.repositories, window_s=settings.window_s,
-                      sizes=settings.sizes, policy=settings.policy, slm=settings.slm,
-                      health=settings.health, successes=settings.successes,
-                      history=settings.verbose >= 1, recent=settings.failed_in_last,
-                      verbose=settings.verbose, format=settings.format),
-        now_ms=now_ms)
+    resource = SnapshotResource(client, settings.query, now_ms=now_ms)
     check = nagiosplugin.Check(
         resource,
         RankedResults(),
         ClusterContext("cluster"),
+        RegisteredContext("registered"),
         RepositoryContext("repository", settings.state_map, settings.policy, settings.no_snapshots_state),
         AgeContext("age", settings.warning, settings.critical),
         RunningContext("running", settings.running_warning, settings.running_critical),
@@ -50,10 +45,10 @@ def build_check(settings, client, now_ms=None):
         ShownThresholdContext("repository_running", settings.running_warning, settings.running_critical),
         SlmContext("slm", settings.policy),
         HealthContext("health"),
-        MeasureContext("measure"),
+        nagiosplugin.ScalarContext("measure"),  # perfdata only: no thresholds, never judged
         SnapshotSummary(resource, settings.notes),
     )
-    check.name = "ES_SNAPSHOT"  # not Check(name=...): nagiosplugin 1.3.2 lacks it
+    check.name = resource.name  # not Check(name=...): nagiosplugin 1.3.2 lacks it
     return check
 
 
@@ -146,7 +141,7 @@ class _Boundary(io.TextIOBase):
 
 
 def _say(line, code):
-    print(f"ES_SNAPSHOT {line}")
+    print(f"{NAME} {line}")
     sys.stdout.flush()
     sys.exit(code)
 
@@ -195,7 +190,7 @@ def _check(argv, environ, started, boundary):
     except HelpShown:
         sys.exit(3)
     except UsageError as exc:
-        print(f"ES_SNAPSHOT UNKNOWN - usage: {exc}")
+        print(f"{NAME} UNKNOWN - usage: {exc}")
         print(f"Usage: {PROG} [--url URL] [-r NAME] [-w AGE] [-c AGE] [-t SECONDS] ...")
         print(f"See {PROG} --help")
         sys.exit(3)
@@ -224,10 +219,10 @@ def _check(argv, environ, started, boundary):
             # The file a textfile collector reads stays an exposition (state
             # UNKNOWN); the words go to stderr, which cron mails.
             _print_report(settings, _failure(settings, line, 3))
-            print(f"ES_SNAPSHOT {line}", file=sys.stderr)
+            print(f"{NAME} {line}", file=sys.stderr)
             sys.exit(3)
         if settings.verbose >= 3:
-            print(f"ES_SNAPSHOT {line}")
+            print(f"{NAME} {line}")
             print(redact(traceback.format_exc()))
             sys.exit(3)
         _say(line, 3)

@@ -1,6 +1,6 @@
 """Judgement: which facts make the check OK, WARNING, CRITICAL or UNKNOWN."""
 import nagiosplugin
-from nagiosplugin import Critical, Ok, Result, Unknown, Warn
+from nagiosplugin import Critical, Ok, Unknown, Warn
 
 from .durations import describe_range, format_duration
 from .snapshots import SKEW_TOLERANCE_MS
@@ -18,6 +18,23 @@ ALIASES = {"warn": "warning", "crit": "critical"}
 # The monitoring-plugins ranking: a CRITICAL must never hide behind an
 # UNKNOWN (nagiosplugin alone ranks UNKNOWN highest).
 RANK = {Ok: 0, Unknown: 1, Warn: 2, Critical: 3}
+
+
+class Result(nagiosplugin.Result):
+    """A result that also says what it is about: "repository:<name>",
+    "health:<name>", or the kind of check (the metric's name).
+
+    The context that judges a fact decides it, once; the summary counts the
+    other problems by it ("(+2 more)") instead of working it out again."""
+
+    def __new__(cls, state, hint=None, metric=None, subject=None):
+        result = super().__new__(cls, state, hint, metric)
+        result.subject = subject if subject is not None else (metric.name if metric else "cluster")
+        return result
+
+
+def about_repository(name):
+    return "repository:" + name
 
 
 def worst(*states):
@@ -47,6 +64,14 @@ class ClusterContext(nagiosplugin.Context):
         return Result(metric.value.state, clean_reason(str(metric.value), 240), metric)
 
 
+class RegisteredContext(nagiosplugin.Context):
+    """The cluster answered, and no snapshot repository is registered: no
+    backup can exist (the fact is the resource's, the verdict is here)."""
+
+    def evaluate(self, metric, resource):
+        return Result(Critical, "no snapshot repository registered", metric, subject="cluster")
+
+
 class RepositoryContext(nagiosplugin.Context):
     """State of a repository's newest completed snapshot, looked up in one table.
 
@@ -64,6 +89,7 @@ class RepositoryContext(nagiosplugin.Context):
 
     def evaluate(self, metric, resource):
         repo, survey = metric.value, resource.survey
+        about = about_repository(repo.name)
         now_ms = survey.now_ms
         where = f"repository {clean(repo.name)!r}"
         if repo.missing:
@@ -74,17 +100,17 @@ class RepositoryContext(nagiosplugin.Context):
                 shown = ", ".join(clean(n) for n in survey.registered[:5])
                 more = ", ..." if len(survey.registered) > 5 else ""
                 hint += f" (registered: {shown}{more})"
-            return Result(Critical, hint, metric)
+            return Result(Critical, hint, metric, about)
         if repo.notes:
-            return Result(Critical, f"{where} {clean_reason(repo.notes[0])}", metric)
+            return Result(Critical, f"{where} {clean_reason(repo.notes[0])}", metric, about)
         tag = f"(repo {clean(repo.name)})"
         judged = repo.newest_completed
         if judged is None:
             if repo.running:
                 return Result(Critical, f"{snapshot_phrase(repo.running[-1], now_ms)}, no completed "
-                                        f"snapshot{window_phrase(repo.window_s)} {tag}", metric)
+                                        f"snapshot{window_phrase(repo.window_s)} {tag}", metric, about)
             return Result(self.no_snapshots,
-                          f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric)
+                          f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric, about)
         state = self.state_map.get(judged.state)
         hint = f"{snapshot_phrase(judged, now_ms)} {tag}"
         if state is None:
@@ -106,7 +132,7 @@ class RepositoryContext(nagiosplugin.Context):
             state = Warn
             hint = (f"snapshot {clean(repo.unreadable[0])} has no readable metadata, newest readable "
                     f"{snapshot_phrase(judged, now_ms)} {tag}")
-        return Result(state, hint, metric)
+        return Result(state, hint, metric, about)
 
 
 class SkewContext(nagiosplugin.Context):
@@ -117,27 +143,38 @@ class SkewContext(nagiosplugin.Context):
         snap = repo.skewed[-1]  # the furthest ahead
         ahead = format_duration((snap.start_ms - now_ms) // 1000)
         return Result(Warn, f"{clean(snap.name)} starts {ahead} in the future: clock skew on the "
-                            f"cluster? (repo {clean(repo.name)})", metric)
+                            f"cluster? (repo {clean(repo.name)})", metric, about_repository(repo.name))
 
 
 class _ThresholdContext(nagiosplugin.ScalarContext):
-    """A ScalarContext whose hint is a sentence; subclasses say which."""
+    """A ScalarContext whose hint is a sentence; subclasses say which, and
+    what the measure is about: ``about(survey)`` gives the repository's name
+    and the object the sentence speaks of (a snapshot, or the Repository)."""
 
     def evaluate(self, metric, resource):
         result = super().evaluate(metric, resource)
         limit = {Critical: self.critical, Warn: self.warning}.get(result.state)
-        return Result(result.state, self.sentence(metric.value, resource.survey, limit), metric)
+        repository, subject = self.about(resource.survey)
+        return Result(result.state, self.sentence(metric.value, subject, limit, repository), metric,
+                      about_repository(repository))
+
+    @staticmethod
+    def _repository(survey, name):
+        return next((r for r in survey.repositories if r.name == name), None)
 
 
 class AgeContext(_ThresholdContext):
     """Age of the newest success (of the stalest repository) against -w/-c."""
 
-    def sentence(self, seconds, survey, limit):
-        snap = survey.stalest
+    @staticmethod
+    def about(survey):
+        return survey.stalest.repository, survey.stalest
+
+    def sentence(self, seconds, snap, limit, _repository):
         if limit is None:
             return f"{clean(snap.name)} SUCCESS, {format_duration(seconds)} old (repo {clean(snap.repository)})"
-        return (f"newest success {clean(snap.name)} is {beyond(seconds, str(limit))} old, "
-                f"{describe_range(str(limit))} (repo {clean(snap.repository)})")
+        return (f"newest success {clean(snap.name)} is {beyond(seconds, limit)} old, "
+                f"{describe_range(limit)} (repo {clean(snap.repository)})")
 
 
 class RunningContext(_ThresholdContext):
@@ -151,22 +188,27 @@ class RunningContext(_ThresholdContext):
             return Result(Ok, "no snapshot running", metric)
         return super().evaluate(metric, resource)
 
-    def sentence(self, seconds, survey, limit):
-        snap = survey.running
+    @staticmethod
+    def about(survey):
+        return survey.running.repository, survey.running
+
+    def sentence(self, seconds, snap, limit, _repository):
         text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
         if limit is not None:
-            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, str(limit))}, "
-                    f"{describe_range(str(limit))}")
+            text = (f"{clean(snap.name)} IN_PROGRESS for {beyond(seconds, limit)}, "
+                    f"{describe_range(limit)}")
         return f"{text} (repo {clean(snap.repository)})"
 
 
 class StreakContext(_ThresholdContext):
     """Completed snapshots in a row, at the head of a repository, not a success."""
 
-    def sentence(self, count, survey, limit):
-        _, repository = survey.streak
+    def about(self, survey):
+        name = survey.streak[1]
+        return name, self._repository(survey, name)
+
+    def sentence(self, count, repo, limit, repository):
         text = f"{count} snapshot{'s' if count != 1 else ''} in a row not successful"
-        repo = next((r for r in survey.repositories if r.name == repository), None)
         if repo is not None and repo.streak_is_lower_bound:
             text = f"at least {text} (older ones not read)"
         if limit is not None:
@@ -182,9 +224,11 @@ class RecentContext(_ThresholdContext):
         super().__init__(name, warning, critical)
         self.count = count
 
-    def sentence(self, failed, survey, limit):
-        _, repository = survey.failed_recent(self.count)
-        repo = next((r for r in survey.repositories if r.name == repository), None)
+    def about(self, survey):
+        name = survey.failed_recent(self.count)[1]
+        return name, self._repository(survey, name)
+
+    def sentence(self, failed, repo, limit, repository):
         read = sum(1 for s in repo.snapshots if not s.running) if repo is not None else self.count
         text = f"{failed} of the last {min(self.count, read)} snapshots not successful"
         if limit is not None:
@@ -252,14 +296,8 @@ class HealthContext(nagiosplugin.Context):
         indicator = metric.value
         state = HEALTH_LEVELS.get(indicator.status, Unknown)
         symptom = f": {clean_reason(indicator.symptom, 80)}" if indicator.symptom else ""
-        return Result(state, f"health {indicator.name} is {clean(indicator.status, 16)}{symptom}", metric)
-
-
-class MeasureContext(nagiosplugin.Context):
-    """Perfdata only: measured, graphed, never judged."""
-
-    def performance(self, metric, resource):
-        return nagiosplugin.Performance(metric.name, metric.value, metric.uom or "", min=0)
+        return Result(state, f"health {indicator.name} is {clean(indicator.status, 16)}{symptom}", metric,
+                      "health:" + indicator.name)
 
 
 class ShownThresholdContext(nagiosplugin.ScalarContext):

@@ -11,6 +11,8 @@ import stat
 from collections import namedtuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from . import NAME
+
 PASSWORD_ENV = "ES_PASSWORD"
 API_KEY_ENV = "ES_API_KEY"
 BEARER_ENV = "ES_BEARER_TOKEN"
@@ -181,7 +183,7 @@ def secrets_in_argv(argv, environ):
 # Words of the plugin's own requests and sentences.  A weak secret found
 # inside one (a password "snapshot") is left there: replacing it would mangle
 # the path and, by the gap, show the secret to whoever knows the path.
-OWN_WORDS = ("ES_SNAPSHOT", "_snapshot", "snapshots", "snapshot", "_status", "_slm",
+OWN_WORDS = (NAME, "_snapshot", "snapshots", "snapshot", "_status", "_slm",
              "_all", "_current", "_health_report", "repository", "repositories", "policy",
              "ignore_unavailable", "index_details", "from_sort_value", "start_time")
 

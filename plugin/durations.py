@@ -131,22 +131,23 @@ def format_duration(seconds):
     return "".join(f"{count}{unit}" for count, unit in parts if count)
 
 
-def describe_range(spec):
-    """How an age range reads in a status line.
+def describe_range(limit):
+    """How an age range (a nagiosplugin Range) reads in a status line.
 
-    >>> describe_range("93600")
+    >>> from nagiosplugin import Range
+    >>> describe_range(Range("93600"))
     'more than 1d2h'
-    >>> describe_range("@3600:7200")
+    >>> describe_range(Range("@3600:7200"))
     'within @1h:2h'
-    >>> describe_range("31536000")
+    >>> describe_range(Range("31536000"))
     'more than 1y'
     """
-    invert = spec.startswith("@")
-    body = spec[1:] if invert else spec
-    start, colon, end = body.rpartition(":")
-    if not invert and start in ("", "0") and end:
-        return f"more than {format_duration(float(end))}"
-    shown = [("~" if b == "~" else format_duration(float(b))) if b else ""
-             for b in (start, end)]
-    joined = ":".join(shown) if colon else shown[1]
-    return ("within @" if invert else "outside ") + joined
+    unbounded = limit.end == float("inf")
+    if not limit.invert and limit.start == 0 and not unbounded:
+        return f"more than {format_duration(limit.end)}"
+    end = "" if unbounded else format_duration(limit.end)
+    if limit.start == 0:  # a start of 0 goes without saying, as nagiosplugin writes the range
+        joined = end
+    else:
+        joined = ("~" if limit.start == float("-inf") else format_duration(limit.start)) + ":" + end
+    return ("within @" if limit.invert else "outside ") + joined

@@ -8,7 +8,7 @@ from the cluster that reaches this output is a repository name, escaped as a
 label value.  The exit code stays the check's.
 
 The numbers come from the same domain objects the perfdata and the JSON
-document read (snapshots.Repository, reader.Survey), and a repository's state
+document read (snapshots.Repository, snapshots.Survey), and a repository's state
 from the check's own contexts and thresholds: nothing is judged twice.
 """
 from types import SimpleNamespace

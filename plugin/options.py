@@ -8,10 +8,11 @@ import argparse
 import ipaddress
 import os
 import re
-from collections import namedtuple
+from typing import Dict, NamedTuple, Optional, Tuple, Union
 from urllib.parse import urlsplit, urlunsplit
 
 import nagiosplugin
+from nagiosplugin.state import ServiceState
 
 from . import __version__
 from .contexts import ALIASES, DEFAULT_STATE_MAP, LEVELS
@@ -19,6 +20,7 @@ from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError
                           load_credentials, split_url_userinfo)
 from .durations import DurationError, parse_age_range, parse_duration
 from .wording import clean, clean_reason
+from .reader import Query
 
 PROG = "check_es_snapshot"
 # The CheckCommand ships inside the package (icinga/generate.py writes it
@@ -128,39 +130,80 @@ class Parser(argparse.ArgumentParser):
         raise HelpShown()
 
 
-class Settings(namedtuple("Settings", [
-        "base_url", "repositories", "warning", "critical", "timeout", "authorization",
-        "verify", "cert", "use_env_proxy", "state_map", "sizes", "verbose", "notes", "secrets",
-        "running_warning", "running_critical", "streak_warning", "streak_critical",
-        "policy", "slm", "health", "format",
-        "no_snapshots_state", "failed_in_last", "recent_warning", "recent_critical"],
-        defaults=(None, True, None, True, None, True, 0, (), (),
-                  None, None, None, None, "", False, False, "nagios",
-                  nagiosplugin.Critical, 0, None, None))):
-    """Everything the command line decided; immutable (see snapshots.py on namedtuple)."""
-    __slots__ = ()
+class Settings(NamedTuple):
+    """Everything the command line decided; immutable (see snapshots.py on namedtuple).
+
+    Ranges are nagiosplugin range specs (plain seconds or counts)."""
+    base_url: str
+    warning: str                                    # -w, an age range
+    critical: str                                   # -c
+    timeout: float                                  # -t, seconds
+    query: Query                                    # what the run reads (reader.py)
+    authorization: Optional[str] = None             # the Authorization header value
+    verify: Union[bool, str] = True                 # False (--insecure) or a CA file or directory
+    cert: Union[None, str, Tuple[str, str]] = None  # client certificate [and key]
+    use_env_proxy: bool = True
+    state_map: Optional[Dict[str, ServiceState]] = None
+    notes: Tuple[str, ...] = ()                     # said in the long output
+    secrets: Tuple[str, ...] = ()                   # never printed (credentials.Redactor)
+    running_warning: Optional[str] = None
+    running_critical: Optional[str] = None
+    streak_warning: Optional[str] = None
+    streak_critical: Optional[str] = None
+    no_snapshots_state: ServiceState = nagiosplugin.Critical
+    recent_warning: Optional[str] = None
+    recent_critical: Optional[str] = None
+
+    # What the query holds, asked by the name the command line gives it.
+    @property
+    def repositories(self):
+        return self.query.repositories
+
+    @property
+    def policy(self):
+        return self.query.policy
+
+    @property
+    def verbose(self):
+        return self.query.verbose
+
+    @property
+    def format(self):
+        return self.query.format
+
+    @property
+    def failed_in_last(self):
+        return self.query.recent
 
     @property
     def window_s(self):
-        """Look-back window: what -c and --running-critical can still judge.
-
-        None when either is no upper bound: then every snapshot is needed.
-        """
-        ends = []
-        for spec in (self.critical, self.running_critical or self.critical):
-            limit = nagiosplugin.Range(spec)
-            if limit.invert or limit.end == float("inf"):
-                return None
-            ends.append(limit.end)
-        return int(max(ends)) + WINDOW_SLACK_S
+        return self.query.window_s
 
     @property
     def successes(self):
-        """States that count as a success for the age and the failure
-        streak: SUCCESS and every state --state-map maps to ok."""
-        levels = {**DEFAULT_STATE_MAP, **(self.state_map or {})}
-        return frozenset(state for state, level in levels.items()
-                         if level == nagiosplugin.Ok and state != "IN_PROGRESS")
+        return self.query.successes
+
+
+def _window_s(critical, running_critical):
+    """Look-back window: what -c and --running-critical can still judge.
+
+    None when either is no upper bound: then every snapshot is needed.
+    """
+    ends = []
+    for spec in (critical, running_critical or critical):
+        limit = nagiosplugin.Range(spec)
+        if limit.invert or limit.end == float("inf"):
+            return None
+        ends.append(limit.end)
+    return int(max(ends)) + WINDOW_SLACK_S
+
+
+def _successes(state_map):
+    """States that count as a success for the age and the failure
+    streak: SUCCESS and every state --state-map maps to ok."""
+    levels = {**DEFAULT_STATE_MAP, **(state_map or {})}
+    return frozenset(state for state, level in levels.items()
+                     if level == nagiosplugin.Ok and state != "IN_PROGRESS")
 
 
 def build_parser():
@@ -430,21 +473,27 @@ def parse_settings(argv, environ):
     if options.password is not None:
         notes.append("--password is visible to other local users; prefer "
                      f"${PASSWORD_ENV} or --password-file")
+    state_map = _state_map(options.state_map) or None
+    verbose = min(options.verbose, 3)
+    query = Query(
+        repositories=_repositories(options.repository),
+        window_s=_window_s(critical, running_critical),
+        sizes=not options.no_size,
+        policy=(options.slm_policy or "").strip(), slm=options.slm, health=options.health,
+        successes=_successes(state_map),
+        history=verbose >= 1, recent=_failed_in_last(options),
+        verbose=verbose, format=options.format,
+    )
     return Settings(
         base_url=base_url,
-        repositories=_repositories(options.repository),
-        warning=warning, critical=critical, timeout=timeout,
+        warning=warning, critical=critical, timeout=timeout, query=query,
         authorization=creds.authorization, verify=verify, cert=cert,
-        use_env_proxy=not options.no_proxy, state_map=_state_map(options.state_map) or None,
-        sizes=not options.no_size, verbose=min(options.verbose, 3), notes=tuple(notes),
+        use_env_proxy=not options.no_proxy, state_map=state_map, notes=tuple(notes),
         secrets=tuple(creds.secrets) + tuple(s for s in (url_password,) if s),
         running_warning=running_warning, running_critical=running_critical,
         streak_warning=_count_range("--failed-streak-warning", options.failed_streak_warning),
         streak_critical=_count_range("--failed-streak-critical", options.failed_streak_critical),
-        policy=(options.slm_policy or "").strip(), slm=options.slm, health=options.health,
-        format=options.format,
         no_snapshots_state=LEVELS[options.no_snapshots_state],
-        failed_in_last=_failed_in_last(options),
         recent_warning=_count_range("--failed-recent-warning", options.failed_recent_warning),
         recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
     )

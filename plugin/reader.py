@@ -8,12 +8,13 @@ versions and OpenSearch get the plain listing, their only option.
 """
 import logging
 import re
-from collections import namedtuple
+from typing import FrozenSet, NamedTuple, Optional, Tuple
 from urllib.parse import quote
 
 from . import cluster, slm
+from .health import parse_health
 from .errors import EsError
-from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, decode_listing, newest_first,
+from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, Survey, decode_listing, newest_first,
                         parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
@@ -40,66 +41,25 @@ HISTORY = 10
 _MISSING = re.compile(r"\[([^\[\]:]+):([^\[\]/]+)(?:/[^\[\]]*)?\] is missing")
 
 
-# repositories: empty for every registered one; window_s: look-back in
-# seconds or None; sizes: collect bytes (may cost one _status request);
-# policy: only snapshots of this SLM / snapshot-management policy;
-# slm, health: also read SLM status and policies, the health report.
-# successes: the states that count as a success (SUCCESS and any state
-# --state-map maps to ok); history: read HISTORY snapshots per repository (-v);
-# recent: read the last N completed snapshots per repository (--failed-in-last);
-# verbose, format: what the run shows (-v, --format), so it asks for no
-# field it will not show (SnapshotReader.fields).
-Query = namedtuple("Query", "repositories window_s sizes policy slm health successes history recent "
-                   "verbose format",
-                   defaults=((), None, True, "", False, False, frozenset({SUCCESS}), False, 0, 0,
-                             "nagios"))
+class Query(NamedTuple):
+    """What one run asks of the cluster (built once, by options.parse_settings)."""
+    repositories: Tuple[str, ...] = ()   # empty: every registered one
+    window_s: Optional[int] = None       # look-back in seconds; None: no window
+    sizes: bool = True                   # collect bytes (may cost one _status request)
+    policy: str = ""                     # only snapshots of this SLM / snapshot-management policy
+    slm: bool = False                    # also read SLM status and policies
+    health: bool = False                 # also read the health report
+    # The states that count as a success: SUCCESS and any state --state-map maps to ok.
+    successes: FrozenSet[str] = frozenset({SUCCESS})
+    history: bool = False                # read HISTORY snapshots per repository (-v)
+    recent: int = 0                      # read the last N completed snapshots per repository (--failed-in-last)
+    # What the run shows (-v, --format), so it asks for no field it will not
+    # show (SnapshotReader.fields).
+    verbose: int = 0
+    format: str = "nagios"
+
+
 HEALTH_INDICATORS = ("slm", "repository_integrity")
-
-
-class Survey(namedtuple("Survey", "info repositories now_ms slm health registered extras",
-                        defaults=(None, None, (), ()))):
-    """What one run read: ClusterInfo, Repository tuple (in the order asked),
-    the clock, when asked SlmFacts and health Indicators, the names of all
-    registered repositories, and ``extras``: why an optional extra (--slm,
-    --health) could not be read on this cluster."""
-    __slots__ = ()
-
-    @property
-    def snapshots(self):
-        return [s for repo in self.repositories for s in repo.snapshots]
-
-    @property
-    def newest_completed(self):
-        done = newest_first(s for s in self.snapshots if not s.running)
-        return done[0] if done else None
-
-    @property
-    def running(self):
-        """The longest-running snapshot of any repository, or None.
-
-        Every running snapshot counts, not only the newest: since ES 7.8
-        snapshots run concurrently, and a stuck one can sit behind newer
-        successes."""
-        running = [s for r in self.repositories for s in r.running]
-        return min(running, key=lambda s: (s.start_ms, s.name)) if running else None
-
-    @property
-    def streak(self):
-        """(count, repository) of the longest run of non-successful snapshots."""
-        streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing and not r.notes]
-        return max(streaks, key=lambda item: item[0]) if streaks else (0, "")
-
-    def failed_recent(self, count):
-        """(failures among the last ``count`` completed, repository) of the
-        repository where that is highest."""
-        recent = [(r.failed_recent(count), r.name) for r in self.repositories if not r.missing and not r.notes]
-        return max(recent, key=lambda item: item[0]) if recent else (0, "")
-
-    @property
-    def stalest(self):
-        """Newest success of the repository whose newest success is oldest."""
-        successes = [r.newest_success for r in self.repositories if r.newest_success]
-        return min(successes, key=lambda s: s.start_ms) if successes else None
 
 
 # Elasticsearch refuses request lines over 4 KB (http.max_initial_line_length);
@@ -244,7 +204,7 @@ class SnapshotReader:
         if not info.at_least(8, 7):
             raise Unsupported(f"--health: {info.label} has no health report (Elasticsearch 8.7 or later)")
         payload = self.client.get("/_health_report", {"verbose": "false"}, what="read the health report")
-        return slm.parse_health(payload, HEALTH_INDICATORS)
+        return parse_health(payload, HEALTH_INDICATORS)
 
     def _cluster_info(self):
         info = cluster.parse_cluster_info(self.client.get("/", what="read the cluster version"))

@@ -4,8 +4,7 @@ import json
 from nagiosplugin import Ok
 
 from . import __version__
-from .summary import iso
-from .wording import cut
+from .wording import cut, iso
 
 
 def _iso(ms):

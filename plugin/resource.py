@@ -4,6 +4,7 @@ import time
 
 import nagiosplugin
 
+from . import NAME
 from .errors import EsError
 from .reader import SnapshotReader
 from .snapshots import ResponseShapeError
@@ -25,7 +26,7 @@ class SnapshotResource(nagiosplugin.Resource):
 
     @property
     def name(self):
-        return "ES_SNAPSHOT"
+        return NAME
 
     def probe(self):
         now_ms = self.now_ms if self.now_ms is not None else int(time.time() * 1000)
@@ -46,8 +47,8 @@ class SnapshotResource(nagiosplugin.Resource):
     @staticmethod
     def _metrics(survey):
         if not survey.repositories:
-            yield nagiosplugin.Metric("cluster", EsError("no snapshot repository registered",
-                                                         nagiosplugin.Critical), context="cluster")
+            # A fact (the cluster answered: none registered); judged by RegisteredContext.
+            yield nagiosplugin.Metric("registered", 0, min=0, context="registered")
             return
         # SLM first: a stopped SLM or a missing policy explains empty repositories.
         if survey.slm is not None:

@@ -1,9 +1,10 @@
-"""Snapshot lifecycle management and health indicators, parsed defensively.
+"""Snapshot lifecycle management, parsed defensively.
 
 A policy can stop producing snapshots without any snapshot failing: SLM
 stopped (elastic/kibana#148241), or its invocations fail before a snapshot
-exists.  The listing cannot show that; ``_slm/status``, ``_slm/policy`` and,
-from ES 8.7, ``_health_report`` can.  Shapes: ../shared/es-api.md §8.
+exists.  The listing cannot show that; ``_slm/status`` and ``_slm/policy``
+can (and, from ES 8.7, ``_health_report``: health.py).  Shapes:
+../shared/es-api.md §8.
 Stdlib only.
 """
 import json
@@ -17,7 +18,6 @@ Policy = namedtuple("Policy", "name repository next_ms last_success_ms last_succ
                               "last_failure_ms last_failure_name last_failure_details "
                               "enabled deletion_failure_ms deletion_failure_details",
                     defaults=(True, None, ""))
-Indicator = namedtuple("Indicator", "name status symptom")
 SlmFacts = namedtuple("SlmFacts", "mode policies")  # mode: RUNNING, STOPPING, STOPPED
 
 
@@ -79,25 +79,6 @@ def parse_policies(payload):
                                last_failure_ms=failure[0], last_failure_name=failure[1],
                                last_failure_details=failure[2]))
     return tuple(policies)
-
-
-def parse_health(payload, names):
-    """The named indicators of ``GET _health_report/<names>``."""
-    indicators = payload.get("indicators") if isinstance(payload, dict) else None
-    if not isinstance(indicators, dict):
-        raise ResponseShapeError("_health_report has no indicators")
-    found = []
-    for name in names:
-        item = indicators.get(name)
-        if item is None:
-            continue  # not reported by this build: no SLM without x-pack (ES 8.19.21/9.5.2 zips)
-        if not isinstance(item, dict) or not isinstance(item.get("status"), str):
-            raise ResponseShapeError(f"_health_report has no status for {name!r}")
-        symptom = item.get("symptom") if isinstance(item.get("symptom"), str) else ""
-        found.append(Indicator(name, item["status"].lower(), symptom))
-    if not found:
-        raise ResponseShapeError(f"_health_report has none of the indicators {', '.join(names)}")
-    return tuple(found)
 
 
 # OpenSearch snapshot management (index-management plugin, OpenSearch >= 2.1).

@@ -171,6 +171,52 @@ def newest_first(snapshots):
     return tuple(sorted(snapshots, key=lambda s: (s.start_ms, s.name), reverse=True))
 
 
+class Survey(namedtuple("Survey", "info repositories now_ms slm health registered extras",
+                        defaults=(None, None, (), ()))):
+    """What one run read: ClusterInfo, Repository tuple (in the order asked),
+    the clock, when asked SlmFacts and health Indicators, the names of all
+    registered repositories, and ``extras``: why an optional extra (--slm,
+    --health) could not be read on this cluster."""
+    __slots__ = ()
+
+    @property
+    def snapshots(self):
+        return [s for repo in self.repositories for s in repo.snapshots]
+
+    @property
+    def newest_completed(self):
+        done = newest_first(s for s in self.snapshots if not s.running)
+        return done[0] if done else None
+
+    @property
+    def running(self):
+        """The longest-running snapshot of any repository, or None.
+
+        Every running snapshot counts, not only the newest: since ES 7.8
+        snapshots run concurrently, and a stuck one can sit behind newer
+        successes."""
+        running = [s for r in self.repositories for s in r.running]
+        return min(running, key=lambda s: (s.start_ms, s.name)) if running else None
+
+    @property
+    def streak(self):
+        """(count, repository) of the longest run of non-successful snapshots."""
+        streaks = [(r.failed_streak, r.name) for r in self.repositories if not r.missing and not r.notes]
+        return max(streaks, key=lambda item: item[0]) if streaks else (0, "")
+
+    def failed_recent(self, count):
+        """(failures among the last ``count`` completed, repository) of the
+        repository where that is highest."""
+        recent = [(r.failed_recent(count), r.name) for r in self.repositories if not r.missing and not r.notes]
+        return max(recent, key=lambda item: item[0]) if recent else (0, "")
+
+    @property
+    def stalest(self):
+        """Newest success of the repository whose newest success is oldest."""
+        successes = [r.newest_success for r in self.repositories if r.newest_success]
+        return min(successes, key=lambda s: s.start_ms) if successes else None
+
+
 def _field(entry, key, kind, default=None, required=False):
     value = entry.get(key, default)
     if value is None and not required:

@@ -1,31 +1,15 @@
 """Presentation: the status line and the long output an operator reads."""
-from datetime import datetime, timezone
-
 import nagiosplugin
 from nagiosplugin import Ok, Unknown
 
 from .durations import format_duration
-from .wording import clean, clean_reason
+from .wording import clean, clean_reason, human_bytes, iso
 
 RECENT_PER_REPOSITORY = 10
 FAILURES_SHOWN = 3
 # Nagios keeps 8 KB of plugin output: this much for the long output, the
 # log at -vv/-vvv gets cli.LOG_BUDGET, status and perfdata the rest.
 LONG_OUTPUT_BUDGET = 5000
-
-
-def iso(ms):
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def human_bytes(size):
-    if size is None:
-        return "-"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
-        size /= 1024
-    return "-"
 
 
 class SnapshotSummary(nagiosplugin.Summary):
@@ -60,23 +44,11 @@ class SnapshotSummary(nagiosplugin.Summary):
             text += f" (+{len(subjects)} more)"
         return "; ".join([text] + [r.hint for r in named])
 
-    def _subject(self, result):
-        """What a result is about: a repository's name, or the kind of check."""
-        metric, survey = result.metric, self.resource.survey
-        if metric is None or survey is None:
-            return "cluster"
-        if metric.name in ("repository", "skew"):
-            return "repository:" + metric.value.name
-        snap = {"age": survey.stalest, "running": survey.running}.get(metric.name)
-        if snap is not None:
-            return "repository:" + snap.repository
-        if metric.name == "failed_streak":
-            return "repository:" + survey.streak[1]
-        if metric.name == "failed_recent":
-            return "repository:" + survey.failed_recent(self.resource.recent)[1]
-        if metric.name == "health":
-            return "health:" + metric.value.name
-        return metric.name
+    @staticmethod
+    def _subject(result):
+        """What a result is about, as the context that judged it decided
+        (contexts.Result); nagiosplugin's own results are about the run."""
+        return getattr(result, "subject", None) or "cluster"
 
     def verbose(self, results):
         lines = [f"{r.state.text.upper()}: {r.hint}" for r in results if r.state != Ok]

@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 
+from . import NAME
 from .durations import DurationError, parse_duration
 
 # Nagios keeps 8192 bytes of plugin output; a JSON document is for scripts.
@@ -83,7 +84,7 @@ def failure_output(message, fmt):
     if fmt == "openmetrics":  # the file a textfile collector reads stays an exposition
         from .openmetrics import openmetrics_failure
         return openmetrics_failure(3, ()) + "\n"
-    return f"ES_SNAPSHOT UNKNOWN - {message}\n"
+    return f"{NAME} UNKNOWN - {message}\n"
 
 
 def _limit(fmt):

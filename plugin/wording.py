@@ -5,6 +5,7 @@ status line from its perfdata and a newline would end it, so they are
 cleaned and shortened before they reach any output.
 """
 import re
+from datetime import datetime, timezone
 
 from .durations import format_duration
 
@@ -77,25 +78,21 @@ _STEPS = (86400, 3600, 60, 1)
 
 
 def beyond(seconds, limit):
-    """An age past an upper limit, rounded up at the precision shown, so
-    "X old, more than Y" never reads as X <= Y (93601 s is 1d3h, not 1d2h).
+    """An age past an upper limit (a nagiosplugin Range), rounded up at the
+    precision shown, so "X old, more than Y" never reads as X <= Y (93601 s
+    is 1d3h, not 1d2h).
 
-    >>> beyond(93601, "93600")
+    >>> from nagiosplugin import Range
+    >>> beyond(93601, Range("93600"))
     '1d3h'
-    >>> beyond(600, "@0:3600")
+    >>> beyond(600, Range("@0:3600"))
     '10m'
     """
-    body = limit[1:] if limit.startswith("@") else limit
-    end = body.rpartition(":")[2]
-    try:
-        past = not limit.startswith("@") and end and seconds > float(end)
-    except ValueError:
-        past = False
-    if not past:
+    if limit.invert or limit.end == float("inf") or seconds <= limit.end:
         return format_duration(seconds)
     first = next((i for i, unit in enumerate(_STEPS) if seconds >= unit), len(_STEPS) - 1)
     step = _STEPS[min(first + 1, len(_STEPS) - 1)]
-    if int(seconds) // step * step > float(end):
+    if int(seconds) // step * step > limit.end:
         return format_duration(seconds)  # shown as usual, it already exceeds the limit
     return format_duration(-(-int(seconds) // step) * step)
 
@@ -124,3 +121,18 @@ def snapshot_phrase(snap, now_ms):
 def window_phrase(window_s):
     """How far back the check looked, when it did not read everything."""
     return f" in the last {format_duration(window_s)} (the check looks no further back)" if window_s else ""
+
+
+def iso(ms):
+    """An epoch-ms instant as ISO 8601 UTC, to the second."""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def human_bytes(size):
+    if size is None:
+        return "-"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024:
+            return f"{size:.0f}{unit}" if unit == "B" else f"{size:.1f}{unit}"
+        size /= 1024
+    return f"{size:.1f}TiB"  # the largest unit shown, however large

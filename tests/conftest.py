@@ -1,4 +1,5 @@
 """Shared helpers: a fixed clock, the real script as a subprocess, a fake cluster."""
+import logging
 import os
 import subprocess
 import sys
@@ -21,10 +22,15 @@ HOUR_MS = 3600 * 1000
 
 @pytest.fixture(autouse=True)
 def fresh_runtime():
-    """nagiosplugin's Runtime is a process-wide singleton: start each test clean."""
+    """nagiosplugin's Runtime is a process-wide singleton, and cli.main adds
+    log filters and handlers to process-wide loggers: start each test clean."""
+    loggers = [logging.getLogger(name) for name in ("", "nagiosplugin", "nagiosplugin.es_snapshot")]
+    saved = [(list(log.filters), list(log.handlers)) for log in loggers]
     nagiosplugin.Runtime.instance = None
     yield
     nagiosplugin.Runtime.instance = None
+    for log, (filters, handlers) in zip(loggers, saved):
+        log.filters[:], log.handlers[:] = filters, handlers
 
 
 def run_check(*args, env=None, timeout=30):
@@ -74,16 +80,31 @@ def serve():
     assert methods <= {"GET", "HEAD"}, f"the plugin sent {methods}"
 
 
+@pytest.fixture
+def inproc():
+    """inproc(cluster) -> a URL for it; inproc.run(*args) -> (code, stdout, stderr)
+    of the check run in-process at the fixed clock NOW_MS (tests/incheck.py)."""
+    from tests.incheck import InProcess  # it imports this module
+    return InProcess()
+
+
 def now_ms():
     return int(time.time() * 1000)
 
 
+def runner(server):
+    """How to run the check against ``server``: in-process for one from the
+    ``inproc`` fixture, the real script for a fake_es.Server."""
+    return getattr(server, "run", run_check)
+
+
 def run_with_fault(serve, cluster, pattern, override, *args):
-    """Serve ``cluster`` answering ``override`` for paths matching ``pattern``,
-    run the check; returns (exit code, first line, host:port of the server)."""
+    """Serve ``cluster`` (``serve`` or ``inproc``) answering ``override`` for
+    paths matching ``pattern``, run the check; returns (exit code, first line,
+    host:port of the server)."""
     cluster.overrides.append((pattern, override))
     server = serve(cluster)
-    code, out, err = run_check("--url", server.url, *args)
+    code, out, err = runner(server)("--url", server.url, *args)
     assert err == ""
     return code, first_line(out), server.url.split("//", 1)[1]
 

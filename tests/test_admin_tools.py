@@ -118,12 +118,12 @@ def test_ipv6_only_host_is_checked_over_ipv6(tmp_path, argv_plugin_dir, serve):
     v6 = serve(healthy_cluster(), host="::1")
     v4 = serve(healthy_cluster())
     port6, port4 = v6.httpd.server_address[1], v4.httpd.server_address[1]
-    body = f'''
-object Host "v6-only" {{ check_command = "dummy"; address6 = "::1"; check_interval = 1h }}
-object Host "dual-stack" {{ check_command = "dummy"; address = "127.0.0.1"; address6 = "::1"
-  vars.check_ipv6 = true; check_interval = 1h }}
-object Host "v4" {{ check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }}
-object Host "by-name" {{ check_command = "dummy"; address = "localhost"; check_interval = 1h }}
+    body = '''
+object Host "v6-only" { check_command = "dummy"; address6 = "::1"; check_interval = 1h }
+object Host "dual-stack" { check_command = "dummy"; address = "127.0.0.1"; address6 = "::1"
+  vars.check_ipv6 = true; check_interval = 1h }
+object Host "v4" { check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }
+object Host "by-name" { check_command = "dummy"; address = "localhost"; check_interval = 1h }
 '''
     ports = {"v6-only": port6, "dual-stack": port6, "v4": port4, "by-name": port4}
     for host, port in ports.items():

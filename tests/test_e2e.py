@@ -1,27 +1,31 @@
-"""The real script, as a subprocess, against a simulated cluster on 127.0.0.1."""
+"""The check against a simulated cluster: the wiring (sockets, timeouts, the
+environment, the interpreter) by the real script as a subprocess against
+127.0.0.1; verdicts and wording in-process through cli.main (tests/incheck.py),
+where the clock is fixed and no interpreter has to start."""
 import re
 import socket
 import time
 
 import pytest
 
-from tests.conftest import STARTUP_DELAY, first_line, now_ms, run_check, run_with_fault
-from tests.fake_es import HOUR_MS, Cluster, Override, Snap
+from tests.conftest import NOW_MS, STARTUP_DELAY, first_line, now_ms, run_check, run_with_fault, runner
+from tests.incheck import main_with
+from tests.fake_es import FAMILIES, HOUR_MS, Cluster, Override, Snap
 
 STATUS_LINE = re.compile(r"^ES_SNAPSHOT (OK|WARNING|CRITICAL|UNKNOWN) - ")
 CODES = {"OK": 0, "WARNING": 1, "CRITICAL": 2, "UNKNOWN": 3}
 
 
-def history(*newest, family="es8", **cluster_kw):
-    """Repository 'backups': daily successes, then the given snapshots on top."""
-    now = now_ms()
+def history(*newest, family="es8", now=NOW_MS, **cluster_kw):
+    """Repository 'backups': daily successes, then the given snapshots on top,
+    aged from ``now`` (pass now_ms() for the script as a subprocess)."""
     snaps = [Snap(f"daily-{i}", "SUCCESS", now - 3 * HOUR_MS - i * 24 * HOUR_MS) for i in range(3)]
     snaps += [Snap(name, state, now - age_min * 60_000, **kw) for name, state, age_min, kw in newest]
     return Cluster(family, {"backups": snaps}, **cluster_kw)
 
 
 def check(server, *args, env=None):
-    code, out, err = run_check("--url", server.url, *args, env=env)
+    code, out, err = runner(server)("--url", server.url, *args, env=env)
     assert err == "", "nothing may reach stderr"
     assert STATUS_LINE.match(out), out
     assert CODES[STATUS_LINE.match(out).group(1)] == code, "the state word matches the exit code"
@@ -37,15 +41,15 @@ def check(server, *args, env=None):
     ("INCOMPATIBLE", {}, 2, "ES_SNAPSHOT CRITICAL - new INCOMPATIBLE 2h ago, cannot be restored on this cluster (repo backups)"),
     ("EXPLODED", {}, 3, "ES_SNAPSHOT UNKNOWN - new has unrecognised state 'EXPLODED' (repo backups)"),
 ])
-def test_state_of_newest(serve, state, extra, code, line):
+def test_state_of_newest(inproc, state, extra, code, line):
     # Hour-scale ages: the line must not change while the interpreter starts
     # (minute-exact lines are asserted in-process, tests/test_judgement.py).
-    server = serve(history(("new", state, 120, extra)))
+    server = inproc(history(("new", state, 120, extra)))
     assert check(server)[:2] == (code, line)
 
 
-def test_ok_fresh_with_perfdata(serve):
-    server = serve(history(("new", "SUCCESS", 90, {"duration_ms": 125_000, "size_bytes": 7_000_000})))
+def test_ok_fresh_with_perfdata(inproc):
+    server = inproc(history(("new", "SUCCESS", 90, {"duration_ms": 125_000, "size_bytes": 7_000_000})))
     code, line, out = check(server)
     assert (code, line) == (0, "ES_SNAPSHOT OK - new SUCCESS, 1h30m old (repo backups)")
     perf = out.splitlines()[0].split(" | ")[1].split()
@@ -54,62 +58,62 @@ def test_ok_fresh_with_perfdata(serve):
                         "shards_failed=0;;;0", "size=7000000B;;;0"]
 
 
-def test_warn_old(serve):
-    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() - 30 * HOUR_MS)]})
-    code, line, _ = check(serve(cluster))
+def test_warn_old(inproc):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=NOW_MS - 30 * HOUR_MS)]})
+    code, line, _ = check(inproc(cluster))
     assert (code, line) == (1, "ES_SNAPSHOT WARNING - newest success s1 is 1d6h old, more than 1d2h (repo backups)")
 
 
-def test_crit_old(serve):
-    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() - 4 * 24 * HOUR_MS)]})
-    code, line, _ = check(serve(cluster), "-w", "1d", "-c", "2d")
+def test_crit_old(inproc):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=NOW_MS - 4 * 24 * HOUR_MS)]})
+    code, line, _ = check(inproc(cluster), "-w", "1d", "-c", "2d")
     assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - newest success s1 is 4d old, more than 2d (repo backups)")
 
 
-def test_ok_future_start(serve):
-    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=now_ms() + 5 * 60_000)]})
-    assert check(serve(cluster))[:2] == (0, "ES_SNAPSHOT OK - s1 SUCCESS, 0s old (repo backups)")
+def test_ok_future_start(inproc):
+    cluster = Cluster("es8", {"backups": [Snap("s1", start_ms=NOW_MS + 5 * 60_000)]})
+    assert check(inproc(cluster))[:2] == (0, "ES_SNAPSHOT OK - s1 SUCCESS, 0s old (repo backups)")
 
 
-def test_crit_unsorted_list(serve):
-    now = now_ms()
+def test_crit_unsorted_list(inproc):
+    now = NOW_MS
     listed = [Snap("b", "SUCCESS", now - 2 * HOUR_MS), Snap("newest", "FAILED", now - HOUR_MS),
               Snap("a", "SUCCESS", now - 5 * HOUR_MS)]
-    server = serve(Cluster("es6", {"backups": listed}, sorted_listing=False))
+    server = inproc(Cluster("es6", {"backups": listed}, sorted_listing=False))
     assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - newest FAILED 1h ago (repo backups)")
 
 
-def test_crit_empty_repository(serve):
-    server = serve(Cluster("es7.10", {"backups": []}))
+def test_crit_empty_repository(inproc):
+    server = inproc(Cluster("es7.10", {"backups": []}))
     assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - no snapshot in repository 'backups'")
 
 
-def test_crit_missing_repository(serve):
-    server = serve(history())
+def test_crit_missing_repository(inproc):
+    server = inproc(history())
     assert check(server, "-r", "aliyun_auto_snapshot")[:2] == (
         2, "ES_SNAPSHOT CRITICAL - repository 'aliyun_auto_snapshot' not found "
            "(Alibaba Cloud creates it with the first automatic backup)")
 
 
-def test_crit_no_repositories(serve):
-    code, line, out = check(serve(Cluster("es8", {})))
+def test_crit_no_repositories(inproc):
+    code, line, out = check(inproc(Cluster("es8", {})))
     assert (code, line) == (2, "ES_SNAPSHOT CRITICAL - no snapshot repository registered")
     assert "|" not in out
 
 
-def test_crit_two_repositories_one_failed(serve):
-    now = now_ms()
+def test_crit_two_repositories_one_failed(inproc):
+    now = NOW_MS
     cluster = Cluster("es7.17", {
         "a": [Snap("a1", "SUCCESS", now - HOUR_MS)],
         "b": [Snap("b0", "SUCCESS", now - 2 * HOUR_MS), Snap("b1", "FAILED", now - HOUR_MS)]})
-    assert check(serve(cluster))[:2] == (2, "ES_SNAPSHOT CRITICAL - b1 FAILED 1h ago (repo b)")
+    assert check(inproc(cluster))[:2] == (2, "ES_SNAPSHOT CRITICAL - b1 FAILED 1h ago (repo b)")
 
 
-def test_ok_two_repositories(serve):
-    now = now_ms()
+def test_ok_two_repositories(inproc):
+    now = NOW_MS
     cluster = Cluster("es5", {"a": [Snap("a1", "SUCCESS", now - HOUR_MS)],
                               "b": [Snap("b1", "SUCCESS", now - 2 * HOUR_MS)]})
-    assert check(serve(cluster))[:2] == (0, "ES_SNAPSHOT OK - b1 SUCCESS, 2h old (repo b); 2 repositories OK")
+    assert check(inproc(cluster))[:2] == (0, "ES_SNAPSHOT OK - b1 SUCCESS, 2h old (repo b); 2 repositories OK")
 
 
 def _closed_port():
@@ -125,40 +129,40 @@ def test_crit_connection_refused():
         2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at 127.0.0.1:{port}: connection refused\n", "")
 
 
-def test_unknown_401(serve):
-    server = serve(history(auth={"user": "monitor", "password": "right"}))
+def test_unknown_401(inproc):
+    server = inproc(history(auth={"user": "monitor", "password": "right"}))
     code, line, _ = check(server, "--user", "monitor", env={"ES_PASSWORD": "wrong"})
     assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - authentication failed at "
                                f"{server.url[7:]} (HTTP 401): check the user and password or API key")
 
 
-def test_ok_basic_auth_from_environment(serve):
-    server = serve(history(auth={"user": "monitor", "password": "right"}))
+def test_ok_basic_auth_from_environment(inproc):
+    server = inproc(history(auth={"user": "monitor", "password": "right"}))
     assert check(server, "--user", "monitor", env={"ES_PASSWORD": "right"})[0] == 0
 
 
-def test_crit_502_html(serve):
-    code, line, where = run_with_fault(serve, history(), "^/_snapshot", Override(
+def test_crit_502_html(inproc):
+    code, line, where = run_with_fault(inproc, history(), "^/_snapshot", Override(
         502, b"<html><h1>502 Bad Gateway</h1></html>", "text/html"))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 502 from {where} for list repositories")
 
 
-def test_unknown_truncated_json(serve):
-    code, line, where = run_with_fault(serve, history(), "^/_snapshot/backups",
+def test_unknown_truncated_json(inproc):
+    code, line, where = run_with_fault(inproc, history(), "^/_snapshot/backups",
                                        Override(200, b'{"snapshots":[{"snapshot":"x","st'))
     assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {where}: "
                                "HTTP 200 with a body that is not valid JSON (truncated?)")
 
 
-def test_unknown_html_login_page_with_200(serve):
-    code, line, where = run_with_fault(serve, history(), "^/$",
+def test_unknown_html_login_page_with_200(inproc):
+    code, line, where = run_with_fault(inproc, history(), "^/$",
                                        Override(200, b"<!DOCTYPE html><html>Sign in</html>", "text/html"))
     assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - read the cluster version at {where}: "
                                "HTTP 200 with HTML instead of JSON (a proxy or a wrong --url?)")
 
 
-def test_unknown_wrong_types(serve):
-    code, line, _ = run_with_fault(serve, history(), "^/_snapshot/backups", Override(
+def test_unknown_wrong_types(inproc):
+    code, line, _ = run_with_fault(inproc, history(), "^/_snapshot/backups", Override(
         200, b'{"snapshots":[{"snapshot":"x","state":"SUCCESS","start_time_in_millis":"yesterday"}]}'))
     assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - unexpected answer from the cluster: "
                                "snapshot 'x': field 'start_time_in_millis' is not a number")
@@ -168,7 +172,14 @@ def test_unknown_wrong_types(serve):
                                   ["-t", "0"], ["--url", "ftp://x"], ["--state-map", "PARTIAL=maybe"],
                                   ["--password-file", "/nonexistent/file", "--user", "u"]])
 def test_unknown_bad_usage_exits_3(args):
-    code, out, err = run_check(*args)
+    code, out, err = main_with({}, *args)
+    assert (code, err) == (3, "")
+    assert out.startswith("ES_SNAPSHOT UNKNOWN - usage: ")
+    assert len(out.splitlines()) <= 3 and "Traceback" not in out
+
+
+def test_unknown_bad_usage_exits_3_from_the_script():
+    code, out, err = run_check("--bogus")
     assert (code, err) == (3, "")
     assert out.startswith("ES_SNAPSHOT UNKNOWN - usage: ")
     assert len(out.splitlines()) <= 3 and "Traceback" not in out
@@ -182,13 +193,13 @@ def test_help_and_version_exit_3_on_stdout():
     assert (code, out, err) == (3, "check_es_snapshot 0.1.0\n", "")
 
 
-def test_verbose_lists_snapshots_and_reasons(serve):
-    server = serve(history(("bad", "FAILED", 60, {"reason": "access denied to bucket", "shards_failed": 4})))
-    code, out, err = run_check("--url", server.url, "-v")
+def test_verbose_lists_snapshots_and_reasons(inproc):
+    server = inproc(history(("bad", "FAILED", 60, {"reason": "access denied to bucket", "shards_failed": 4})))
+    code, out, err = inproc.run("--url", server.url, "-v")
     lines = out.splitlines()
     assert code == 2 and err == ""
     assert lines[0] == "ES_SNAPSHOT CRITICAL - bad FAILED 1h ago: access denied to bucket (repo backups)"
-    assert "cluster: Elasticsearch 8.15.3" in lines
+    assert f"cluster: Elasticsearch {FAMILIES['es8'][1]}" in lines
     assert "    reason: access denied to bucket" in lines
     assert any(line.startswith("    shard logs-1[0]: IndexShardSnapshotFailedException") for line in lines)
     assert "    ... and 1 more shard failures" in lines
@@ -196,7 +207,7 @@ def test_verbose_lists_snapshots_and_reasons(serve):
 
 
 def test_vv_shows_requests_without_secrets(serve):
-    server = serve(history(auth={"user": "monitor", "password": "s3cret-canary"}))
+    server = serve(history(now=now_ms(), auth={"user": "monitor", "password": "s3cret-canary"}))
     code, out, err = run_check("--url", server.url, "--user", "monitor", "-vvv",
                                env={"ES_PASSWORD": "s3cret-canary"})
     assert code == 0 and err == ""
@@ -206,7 +217,7 @@ def test_vv_shows_requests_without_secrets(serve):
 
 
 def test_crit_trickling_server_stops_within_timeout(serve):
-    cluster = history()
+    cluster = history(now=now_ms())
     cluster.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots": []}' * 10, trickle_s=0.5)))
     server = serve(cluster)
     started = time.monotonic()
@@ -217,36 +228,36 @@ def test_crit_trickling_server_stops_within_timeout(serve):
 
 
 def test_crit_server_that_never_answers(serve):
-    code, line, where = run_with_fault(serve, history(), "^/$", Override(200, b"{}", delay_s=10), "-t", "2")
+    code, line, where = run_with_fault(serve, history(now=now_ms()), "^/$", Override(200, b"{}", delay_s=10), "-t", "2")
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
                                "no complete answer within 2s (-t, timed out)")
 
 
 def test_hostname_and_port_replace_those_of_the_url(serve):
-    server = serve(history())
+    server = serve(history(now=now_ms()))
     port = server.url.rsplit(":", 1)[1]
     code, out, _ = run_check("--url", "http://elsewhere.invalid:1/", "-H", "127.0.0.1", "-P", port)
     assert code == 0 and out.startswith("ES_SNAPSHOT OK - daily-0 SUCCESS, 3h old (repo backups)")
 
 
-def test_path_prefix_of_a_reverse_proxy(serve):
+def test_path_prefix_of_a_reverse_proxy(inproc):
     cluster = history()
-    server = serve(cluster)
-    code, out, _ = run_check("--url", server.url + "/es")
+    server = inproc(cluster)
+    code, out, _ = inproc.run("--url", server.url + "/es")
     assert code == 3  # the simulator has no prefix: what matters is where the plugin asked
     assert cluster.log[0]["path"] == "/es/"
 
 
 def test_ok_with_empty_environment_and_no_terminal(serve):
-    server = serve(history())
+    server = serve(history(now=now_ms()))
     code, out, err = run_check("--url", server.url, env={"PATH": "/usr/bin:/bin", "LANG": ""})
     assert (code, err) == (0, "") and out.startswith("ES_SNAPSHOT OK - daily-0 SUCCESS, 3h old")
 
 
-def test_only_reads(serve):
+def test_only_reads(inproc):
     """The plugin never writes to the cluster: GET only, whatever the run."""
     cluster = history(("new", "FAILED", 10, {}))
-    server = serve(cluster)
+    server = inproc(cluster)
     for args in ([], ["-vvv"], ["-r", "backups"], ["--no-size"]):
         check(server, *args)
     assert {entry["method"] for entry in cluster.log} == {"GET"}

@@ -1,14 +1,10 @@
 """Every version family: the same snapshots give the same verdict, at a cost
 that does not grow with the repository where the cluster allows it."""
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
 
-from plugin.cli import build_check
-from plugin.options import parse_settings
-from tests.conftest import HOUR_MS, NOW_MS, first_line, now_ms, run_check
+from tests.conftest import HOUR_MS, NOW_MS, first_line
 from tests.fake_es import FAMILIES, Cluster, Snap, _COMMON
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 DAY_MS = 24 * HOUR_MS
 
@@ -36,18 +32,17 @@ SCENARIOS = ["healthy", "failed", "partial", "running", "stale", "failing_for_da
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
-def test_same_verdict_on_every_family(serve, name):
-    servers = {family: serve(Cluster(family, {"backups": scenario(name, now_ms())})) for family in FAMILIES}
+def test_same_verdict_on_every_family(inproc, name):
+    servers = {family: inproc(Cluster(family, {"backups": scenario(name, NOW_MS)})) for family in FAMILIES}
 
     def verdict(family):
-        code, out, err = run_check("--url", servers[family].url, "-r", "backups")
+        code, out, err = inproc.run("--url", servers[family].url, "-r", "backups")
         assert err == ""
         perf_labels = sorted(p.split("=")[0] for p in out.splitlines()[0].split(" | ")[1].split()) \
             if " | " in out else []
         return code, first_line(out), perf_labels
 
-    with ThreadPoolExecutor(max_workers=4) as pool:  # each run is a subprocess
-        seen = dict(zip(FAMILIES, pool.map(verdict, FAMILIES)))
+    seen = {family: verdict(family) for family in FAMILIES}
     assert len(set(map(repr, seen.values()))) == 1, seen
 
 
@@ -55,8 +50,7 @@ def cost(family, count, *args, every_ms=HOUR_MS):
     """Requests and metadata loads of one check on a repository of ``count`` snapshots."""
     snaps = [Snap(f"s{i:06d}", "SUCCESS", NOW_MS - 20 * 60_000 - i * every_ms) for i in range(count)]
     cluster = Cluster(family, {"backups": snaps})
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *list(args))
     assert check.exitcode == 0, check.summary_str
     return len(cluster.log), cluster.metadata_loads, [e["params"] for e in cluster.log]
 
@@ -71,8 +65,7 @@ def test_window_cost_is_flat_on_es_7_16_and_later(count):
 
 def test_two_repositories_are_one_listing_on_es_7_16():
     cluster = Cluster("es9", {r: [Snap(f"{r}1", "SUCCESS", NOW_MS - HOUR_MS)] for r in ("a", "b")})
-    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    judged(cluster)
     assert [e["path"] for e in cluster.log] == ["/", "/_snapshot", "/_snapshot/a,b/*", "/_snapshot/a,b/_current"]
 
 
@@ -104,8 +97,7 @@ def test_falls_back_once_when_a_parameter_is_rejected():
     snaps = [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS)]
     cluster = Cluster("es8", {"backups": snaps})
     cluster.accepts = lambda param: param in _COMMON
-    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster)
     assert check.exitcode == 0
     assert [e["status"] for e in cluster.log] == [200, 200, 400, 200]
     assert set(cluster.log[-1]["params"]) == {"filter_path"}
@@ -114,8 +106,7 @@ def test_falls_back_once_when_a_parameter_is_rejected():
 def test_window_widens_once_to_name_the_last_success():
     snaps = [Snap("old", "SUCCESS", NOW_MS - 5 * DAY_MS)]
     cluster = Cluster("es8", {"backups": snaps})
-    check = build_check(parse_settings(["-w", "1d", "-c", "2d"], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *["-w", "1d", "-c", "2d"])
     assert check.summary_str == "newest success old is 5d old, more than 2d (repo backups)"
     windows = [int(e["params"]["from_sort_value"]) for e in cluster.log if "from_sort_value" in e["params"]]
     assert [NOW_MS - w for w in windows] == [(2 * 86400 + 3600) * 1000, 8 * (2 * 86400 + 3600) * 1000]

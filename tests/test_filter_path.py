@@ -13,14 +13,13 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from plugin import cluster as cl
-from plugin.cli import build_check
 from plugin.options import parse_settings
 from plugin.report import json_report
 from plugin.snapshots import (ResponseShapeError, decode_listing, parse_listing, parse_snapshot,
                               refill_filtered)
-from tests.conftest import HOUR_MS, NOW_MS, now_ms, run_check
+from tests.conftest import HOUR_MS, NOW_MS, now_ms
 from tests.fake_es import SCENARIOS, Cluster, Snap, filter_path, scenario
-from tests.simclient import SimClient
+from tests.incheck import judged, main_over_http
 
 FAMILIES = ["es5", "es7.10", "es7.13", "es7.15", "es8", "os2"]
 VIEWS = [[], ["-v"], ["-vv"], ["-vvv"], ["--format", "json"], ["--no-size", "-v"],
@@ -53,8 +52,7 @@ def shown(family, name, argv, honour):
     cluster = Cluster(family, repositories(name))
     cluster.filter_path = honour
     settings = parse_settings(argv, environ={})
-    check = build_check(settings, SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *argv)
     seen = [check.exitcode, check.summary_str, check.perfdata]
     if settings.verbose:
         seen.append(check.verbose_str)
@@ -82,7 +80,8 @@ def normalised(out):
 @pytest.mark.parametrize("family", ["es7.10", "os2", "es8"])
 @pytest.mark.parametrize("argv", [["-vv"], ["--format", "json"]])
 def test_end_to_end_the_same_whether_the_filter_is_honoured_or_not(serve, family, argv):
-    """Through HTTP, gzip and the streaming decoder: the whole stdout."""
+    """Through HTTP, gzip and the streaming decoder: the whole stdout (cli.main
+    in-process, over a real socket)."""
     now = now_ms()
     snaps = [Snap("half", "PARTIAL", now - HOUR_MS, shards_failed=4, reason="4 shards failed"),
              Snap("old", "SUCCESS", now - 30 * HOUR_MS, policy="nightly")]
@@ -92,7 +91,7 @@ def test_end_to_end_the_same_whether_the_filter_is_honoured_or_not(serve, family
     for honour in (True, False):
         cluster.filter_path = honour
         cluster.log.clear()
-        code, out, err = run_check("--url", server.url, *argv)
+        code, out, err = main_over_http("--url", server.url, *argv)
         assert err == ""
         outputs.append((code, normalised(out)))
         listed.append(sum(e["raw"] for e in cluster.log if e["path"].split("?")[0].count("/") == 3))
@@ -156,7 +155,7 @@ def test_only_the_views_that_show_a_field_ask_for_it():
     (["--format", "json"], True, True), (["--slm-policy", "p"], False, True)])
 def test_listing_asks_per_view(argv, failures, policy):
     cluster = Cluster("os2", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS, policy="p")]})
-    build_check(parse_settings(argv, environ={}), SimClient(cluster), now_ms=NOW_MS)()
+    judged(cluster, *argv)
     (listing,) = [e for e in cluster.log if e["path"] == "/_snapshot/b/_all"]
     paths = listing["params"]["filter_path"].split(",")
     assert ("snapshots.failures.reason" in paths) == failures
@@ -173,8 +172,7 @@ def test_responses_wrapper_is_asked_for_only_where_it_existed():
 
 def test_status_asks_for_the_total_size_only():
     cluster = Cluster("es6", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS, size_bytes=12345)]})
-    check = build_check(parse_settings([], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster)
     (status,) = [e for e in cluster.log if e["path"].endswith("/_status")]
     assert status["params"] == {"filter_path": cl.STATUS_FILTER}
     assert "size=12345B" in " ".join(check.perfdata)
@@ -186,8 +184,7 @@ def test_a_fork_that_rejects_filter_path_gets_the_plain_listing():
     with the 7.16 parameters gets the plain listing, unfiltered."""
     cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})
     cluster.accepts = lambda param: param == "ignore_unavailable"
-    check = build_check(parse_settings(["--no-size"], environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *["--no-size"])
     assert check.exitcode == 0, check.summary_str
     assert [e["status"] for e in cluster.log[2:]] == [400, 200]
     assert cluster.log[3]["params"] == {}  # strict: ignore_unavailable only once a snapshot is unreadable

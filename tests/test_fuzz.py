@@ -1,24 +1,21 @@
 """Hostile input: whatever a server or an operator sends, one line and 0-3.
 
 Each endpoint's body is replaced in turn by arbitrary JSON values or bytes;
-the real client and the whole check run in-process (through responses, no
-sockets), so hypothesis can try hundreds of bodies in seconds.
+the real client and the whole check run in-process (tests/incheck.py: through
+responses, no sockets), so hypothesis can try hundreds of bodies in seconds.
 """
 import json
-import re
 import time
 
 import nagiosplugin
 import pytest
-import responses
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from plugin.cli import build_check
 from plugin.options import UsageError, parse_settings
-from plugin.client import EsClient
 from plugin.durations import DurationError, parse_age_range, parse_duration
 from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import Cluster, Snap
+from tests.fake_es import Cluster, Override, Snap
+from tests.incheck import judged
 
 BASE = "http://es.example:9200"
 ENDPOINTS = {"root": r"^/$", "repositories": r"^/_snapshot$", "listing": r"^/_snapshot/[^/]+/[^/]+$",
@@ -43,13 +40,6 @@ bodies = st.one_of(
 )
 
 
-class Budget:
-    network_budget = 9.0
-
-    def remaining(self):
-        return 9.0
-
-
 def healthy_cluster():
     return Cluster("es6", {"backups": [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS),
                                        Snap("s0", "FAILED", NOW_MS - 2 * HOUR_MS)]})
@@ -57,22 +47,11 @@ def healthy_cluster():
 
 def run_with_body(endpoint, body, status=200):
     cluster = healthy_cluster()
-
-    def answer(request):
-        path = request.path_url.split("?")[0]
-        if re.search(ENDPOINTS[endpoint], path):
-            return status, {}, body
-        normal_status, payload, _ = cluster.handle(path, {})
-        return normal_status, {}, json.dumps(payload).encode()
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        mock.add_callback(responses.GET, re.compile(re.escape(BASE) + ".*"), callback=answer)
-        check = build_check(parse_settings(["--url", BASE], environ={}),
-                            EsClient(BASE, deadline=Budget()), now_ms=NOW_MS)
-        started = time.monotonic()
-        check()  # must not raise: every failure is a result
-        elapsed = time.monotonic() - started
-    return check, elapsed
+    # text/plain whatever the body: the client must judge the bytes, not the header.
+    cluster.overrides.append((ENDPOINTS[endpoint], Override(status, body, "text/plain")))
+    started = time.monotonic()
+    check = judged(cluster, "--url", BASE)  # must not raise: every failure is a result
+    return check, time.monotonic() - started
 
 
 @pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))

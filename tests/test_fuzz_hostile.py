@@ -9,7 +9,6 @@ import os
 from unittest import mock
 
 import nagiosplugin
-import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from plugin import wording

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from plugin.options import build_parser
-from tests.conftest import ROOT, now_ms, run_check
+from tests.conftest import NOW_MS, ROOT, now_ms
 from tests.fake_es import HOUR_MS, Cluster, Snap
 
 ICINGA = ROOT / "icinga"
@@ -249,10 +249,10 @@ def parse_icinga(output):
 
 
 @pytest.mark.parametrize("verbosity", [[], ["-v"], ["-vv"], ["-vvv"]])
-def test_output_parses_alike_in_nagios_and_icinga(serve, verbosity):
-    cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", now_ms() - 2 * HOUR_MS),
-                                    Snap("f", "FAILED", now_ms() - HOUR_MS, reason="a | b", shards_failed=1)]})
-    code, out, _ = run_check("--url", serve(cluster).url, *verbosity)
+def test_output_parses_alike_in_nagios_and_icinga(inproc, verbosity):
+    cluster = Cluster("es8", {"b": [Snap("s", "SUCCESS", NOW_MS - 2 * HOUR_MS),
+                                    Snap("f", "FAILED", NOW_MS - HOUR_MS, reason="a | b", shards_failed=1)]})
+    code, out, _ = inproc.run("--url", inproc(cluster).url, *verbosity)
     assert code == 2
     assert parse_nagios(out) == parse_icinga(out)
     short, perf = parse_nagios(out)
@@ -262,12 +262,12 @@ def test_output_parses_alike_in_nagios_and_icinga(serve, verbosity):
     assert len(out.encode()) < 8192
 
 
-def test_long_output_stays_under_nagios_limit(serve):
-    now = now_ms()
+def test_long_output_stays_under_nagios_limit(inproc):
+    now = NOW_MS
     snaps = [Snap(f"failed-{i:05d}-" + "x" * 40, "FAILED", now - i * 60_000, reason="r" * 300, shards_failed=9)
              for i in range(2000)] + [Snap("ok", "SUCCESS", now - 3 * HOUR_MS)]
     repos = {f"repo{r}": snaps for r in range(3)}
-    code, out, _ = run_check("--url", serve(Cluster("es7.10", repos)).url, "-vvv")
+    code, out, _ = inproc.run("--url", inproc(Cluster("es7.10", repos)).url, "-vvv")
     assert code == 2 and len(out.encode()) < 8192
     assert "more lines" in out
 

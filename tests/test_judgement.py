@@ -1,11 +1,9 @@
 """State x age x thresholds, judged by the assembled check with a fixed clock."""
 import pytest
 
-from plugin.cli import build_check
-from plugin.options import parse_settings
 from tests.conftest import NOW_MS
 from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 S = 1000  # one second in ms
 
@@ -15,10 +13,7 @@ def snap(name, state="SUCCESS", age_s=3600, **kw):
 
 
 def run(repositories, *args, family="es8", **cluster_kw):
-    settings = parse_settings(list(args), environ={})
-    cluster = Cluster(family, repositories, **cluster_kw)
-    check = build_check(settings, SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(Cluster(family, repositories, **cluster_kw), *args)
     return check
 
 

@@ -9,14 +9,13 @@ import nagiosplugin
 import pytest
 import responses
 
-from plugin.cli import build_check
 from plugin.client import EsClient
 from plugin.durations import DurationError, format_duration, parse_age_range, parse_duration
 from plugin.errors import EsError
 from plugin.options import UsageError, parse_settings
 from tests.conftest import NOW_MS
 from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 S = 1000
 DAY = 86400
@@ -28,10 +27,7 @@ def snap(name, state="SUCCESS", age_s=3600, **kw):
 
 
 def run(repositories, *args, family="es8"):
-    check = build_check(parse_settings(list(args), environ={}), SimClient(Cluster(family, repositories)),
-                        now_ms=NOW_MS)
-    check()
-    return check
+    return judged(Cluster(family, repositories), *args)
 
 
 @pytest.mark.parametrize("seconds, text", [

@@ -5,11 +5,10 @@ import json
 
 import pytest
 
-from plugin.cli import build_check
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.fake_es import FAMILIES, Cluster, Override, Snap
+from tests.incheck import judged
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
 
@@ -20,8 +19,7 @@ def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
 
 def run(repositories, *args, family="es8", cluster=None):
     cluster = cluster or Cluster(family, repositories)
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *list(args))
     return check
 
 
@@ -296,8 +294,8 @@ def test_ok_snapshot_verdict_stands_without_snapshot_management_in_json():
     document = json.loads(json_report(check, check.resources[0]))
     assert (check.exitcode, check.summary_str) == (0, "daily-1 SUCCESS, 3h old (repo b)")
     assert document["notes"] == [
-        "--slm: OpenSearch 1.3.7 has no snapshot management (OpenSearch 2.1 or later)",
-        "--health: OpenSearch 1.3.7 has no health report (Elasticsearch 8.7 or later)"]
+        f"--slm: OpenSearch {FAMILIES['os1'][1]} has no snapshot management (OpenSearch 2.1 or later)",
+        f"--health: OpenSearch {FAMILIES['os1'][1]} has no health report (Elasticsearch 8.7 or later)"]
 
 
 # -- the SLM mutation survivors and the grace --------------------------------------------
@@ -391,5 +389,59 @@ def test_verbose_shows_opensearch_snapshot_management_policies():
     check = run(None, "--slm", "-v", cluster=cluster)
     lines = check.summary.verbose(check.results)
     assert "snapshot management (OpenSearch):" in lines
-    assert any(l.startswith("  policy daily (repo b): last success ") and "last deletion failure" in l
-               for l in lines), lines
+    assert any(line.startswith("  policy daily (repo b): last success ") and "last deletion failure" in line
+               for line in lines), lines
+
+
+# -- found by the mutation check (issue 15 item 8) -----------------------------------------
+
+def test_crit_repository_the_listing_could_not_read():
+    """ES >= 7.16 lists several repositories in one request; one it could not
+    read comes back under "failures", not as an HTTP error."""
+    cluster = Cluster("es8", {"a": [snap("a1")], "b": [snap("b1")]})
+    good = {"snapshot": "a1", "repository": "a", "state": "SUCCESS", "start_time_in_millis": NOW_MS - HOUR_MS,
+            "end_time_in_millis": NOW_MS - HOUR_MS + MIN, "duration_in_millis": MIN,
+            "shards": {"total": 5, "failed": 0, "successful": 5}}
+    body = {"snapshots": [good], "failures": {"b": {"type": "repository_exception",
+                                                    "reason": "[b] could not read repository data"}}}
+    cluster.overrides.append((r"^/_snapshot/a,b/\*$", Override(200, json.dumps(body).encode())))
+    check = run(None, cluster=cluster)
+    assert (check.exitcode, check.summary_str) == (
+        2, "repository 'b' could not be read: [b] could not read repository data")
+
+
+def test_crit_no_completed_snapshot_names_the_newest_running():
+    check = run({"b": [snap("run-old", "IN_PROGRESS", 3 * HOUR_MS), snap("run-new", "IN_PROGRESS", HOUR_MS)]})
+    assert (check.exitcode, check.summary_str) == (
+        2, "run-new IN_PROGRESS for 1h, no completed snapshot in the last 2y358d (the check looks no further "
+           "back) (repo b)")
+
+
+def test_warn_recent_failures_count_only_the_snapshots_there_are():
+    check = run({"b": [snap("s"), snap("f1", "FAILED", 2 * HOUR_MS), snap("f2", "FAILED", 3 * HOUR_MS)]},
+                "--failed-in-last", "7", "--failed-recent-warning", "1")
+    assert (check.exitcode, check.summary_str) == (1, "2 of the last 3 snapshots not successful (limit 1) (repo b)")
+
+
+@pytest.mark.parametrize("family", ["es8", "es6"])  # from index_details, from _status
+def test_ok_empty_snapshot_still_has_its_size_perfdata(family):
+    check = run({"b": [snap("empty", size_bytes=0)]}, family=family)
+    assert check.exitcode == 0
+    assert perf(check)["size"] == "0B;;;0"
+
+
+def test_crit_missing_repository_invents_no_failed_streak():
+    check = run({"b": [snap("s")]}, "-r", "x")
+    assert (check.exitcode, check.summary_str) == (2, "repository 'x' not found (registered: b)")
+    assert perf(check) == {"failed_streak": "0;;;0", "running": "0s;93600;180000;0"}
+
+
+def test_ok_opensearch_where_no_snapshot_management_policy_was_ever_created():
+    """Before the first policy, OpenSearch has no config index: the policy
+    list answers 404, which means "no policies", not a failure."""
+    cluster = Cluster("os2", {"b": [snap("s")]})
+    missing = {"error": {"type": "index_not_found_exception", "reason": "no such index [.opendistro-ism-config]"},
+               "status": 404}
+    cluster.overrides.append((r"^/_plugins/_sm/policies$", Override(404, json.dumps(missing).encode())))
+    check = run(None, "--slm", cluster=cluster)
+    assert (check.exitcode, check.summary_str) == (0, "s SUCCESS, 1h old (repo b)")

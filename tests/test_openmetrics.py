@@ -10,13 +10,11 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 
 from plugin import cli
-from plugin.cli import build_check
 from plugin.errors import EsError
 from plugin.openmetrics import CHECK_STATE, FACTS, REPOSITORY_STATE, UP, label_value, openmetrics_report
-from plugin.options import parse_settings
 from tests.conftest import NOW_MS, ROOT, SCRIPT, now_ms, run_check
 from tests.fake_es import Cluster, Snap, daily
-from tests.simclient import SimClient
+from tests.incheck import judged
 from tests.test_cli import HangingClient
 
 S = 1000
@@ -31,9 +29,7 @@ def snap(name, state="SUCCESS", age_s=HOUR, **kw):
 
 def report(repositories, *args, family="es8"):
     """(check, exposition) of one in-process run with the fixed clock."""
-    check = build_check(parse_settings(list(args), environ={}),
-                        SimClient(Cluster(family, repositories)), now_ms=NOW_MS)
-    check()
+    check = judged(Cluster(family, repositories), *args)
     return check, openmetrics_report(check, check.resources[0])
 
 
@@ -169,10 +165,10 @@ def test_crit_cluster_unreachable_prints_a_valid_exposition(monkeypatch, capsys)
                             ("es_snapshot_state", "backups"): 2, ("es_snapshot_state", "logs"): 2}
 
 
-def test_unknown_authentication_refused_over_http(serve):
-    server = serve(Cluster("es8", {"b": [Snap("s1", start_ms=0)]}, auth={"user": "monitor", "password": "right"}))
-    code, out, err = run_check("--url", server.url, "--format", "openmetrics", "--user", "monitor",
-                               env={"ES_PASSWORD": CANARY})
+def test_unknown_authentication_refused_over_http(inproc):
+    server = inproc(Cluster("es8", {"b": [Snap("s1", start_ms=0)]}, auth={"user": "monitor", "password": "right"}))
+    code, out, err = inproc.run("--url", server.url, "--format", "openmetrics", "--user", "monitor",
+                                env={"ES_PASSWORD": CANARY})
     assert (code, err) == (3, "")
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 3}
 

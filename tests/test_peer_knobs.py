@@ -2,11 +2,10 @@
 users of NETWAYS check_elasticsearch rely on; in-process, fixed clock."""
 import pytest
 
-from plugin.cli import build_check
 from plugin.options import UsageError, parse_settings
-from tests.conftest import HOUR_MS, NOW_MS, first_line, run_check
+from tests.conftest import HOUR_MS, NOW_MS, first_line
 from tests.fake_es import Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged, main_with
 
 DAY = 24 * HOUR_MS
 
@@ -17,8 +16,7 @@ def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
 
 def run(repositories, *args, family="es8", cluster=None):
     cluster = cluster or Cluster(family, repositories)
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
+    check = judged(cluster, *list(args))
     return check
 
 
@@ -54,7 +52,7 @@ def test_ok_empty_second_repository_with_no_snapshots_state_ok():
 
 
 def test_unknown_no_snapshots_state_typo_is_a_usage_error():
-    code, out, _ = run_check("--no-snapshots-state", "fine")
+    code, out, _ = main_with({}, "--no-snapshots-state", "fine")
     assert code == 3 and first_line(out).startswith("ES_SNAPSHOT UNKNOWN - usage: argument --no-snapshots-state")
 
 
@@ -114,20 +112,19 @@ def test_unknown_failed_in_last_usage_mistakes(args, message):
     assert str(caught.value) == message
 
 
-# -- end to end: the real script against the simulated cluster -----------------------------
+# -- end to end: cli.main in-process (tests/incheck.py) against the simulated cluster -------
 
-def test_e2e_ok_empty_repository_with_no_snapshots_state_ok(serve):
-    server = serve(Cluster("os2", {"aliyun_auto_snapshot": []}))
-    code, out, err = run_check("--url", server.url, "--no-snapshots-state", "ok")
+def test_e2e_ok_empty_repository_with_no_snapshots_state_ok(inproc):
+    server = inproc(Cluster("os2", {"aliyun_auto_snapshot": []}))
+    code, out, err = inproc.run("--url", server.url, "--no-snapshots-state", "ok")
     assert (code, first_line(out), err) == (0, "ES_SNAPSHOT OK - no snapshot in repository 'aliyun_auto_snapshot'", "")
 
 
-def test_e2e_warn_failures_among_the_last_seven(serve):
-    from tests.conftest import now_ms
-    now = now_ms()
+def test_e2e_warn_failures_among_the_last_seven(inproc):
+    now = NOW_MS
     snaps = [Snap(f"n{i:02d}", "FAILED" if i % 2 else "SUCCESS", now - i * DAY - HOUR_MS) for i in range(14)]
-    server = serve(Cluster("es9", {"backups": snaps}))
-    code, out, err = run_check("--url", server.url, "--failed-in-last", "7", "--failed-recent-warning", "2")
+    server = inproc(Cluster("es9", {"backups": snaps}))
+    code, out, err = inproc.run("--url", server.url, "--failed-in-last", "7", "--failed-recent-warning", "2")
     assert (code, first_line(out), err) == (
         1, "ES_SNAPSHOT WARNING - 3 of the last 7 snapshots not successful (limit 2) (repo backups)", "")
     assert " failed_recent=3;2;;0" in out.splitlines()[0]

@@ -8,23 +8,19 @@ import json
 
 import pytest
 
-from plugin.cli import build_check
 from plugin.cluster import parse_cluster_info
-from plugin.options import parse_settings
-from plugin.slm import parse_health
+from plugin.health import parse_health
 from plugin.snapshots import parse_listing, parse_repositories, parse_status_size
 from tests.conftest import FIXTURES, HOUR_MS, NOW_MS
 from tests.fake_es import FAMILIES, Cluster, Snap
-from tests.simclient import SimClient
+from tests.incheck import judged
 
 DAY_MS = 24 * HOUR_MS
 REAL = FIXTURES / "real"
 
 
 def run(cluster, *args):
-    check = build_check(parse_settings(list(args), environ={}), SimClient(cluster), now_ms=NOW_MS)
-    check()
-    return check
+    return judged(cluster, *args)
 
 
 # -- an unreadable newest snapshot (issue 11, item 16) -------------------------------

@@ -1,11 +1,17 @@
-"""Credentials, TLS, redirects, hostile bodies: never a leak, never a hang."""
+"""Credentials, TLS, redirects, hostile bodies: never a leak, never a hang.
+
+TLS, broken connections, proxies and a sample of the canary run the real
+script against a socket; the rest runs cli.main in-process (tests/incheck.py)."""
 import base64
 import gzip
 import os
 
 import pytest
 
-from tests.conftest import first_line, now_ms, run_check, run_with_fault
+from plugin.credentials import Redactor
+from plugin.options import parse_settings
+from tests.conftest import NOW_MS, first_line, now_ms, run_check, run_with_fault, runner
+from tests.incheck import main_with
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
 from tests.pki import make_pki, server_context
 
@@ -18,8 +24,9 @@ def pki(tmp_path_factory):
     return make_pki(tmp_path_factory.mktemp("pki"))
 
 
-def cluster(**kw):
-    return Cluster("es8", {"backups": [Snap("s1", "SUCCESS", now_ms() - HOUR_MS)]}, **kw)
+def cluster(now=NOW_MS, **kw):
+    """One success an hour before ``now`` (pass now_ms() for the script as a subprocess)."""
+    return Cluster("es8", {"backups": [Snap("s1", "SUCCESS", now - HOUR_MS)]}, **kw)
 
 
 def secret_file(tmp_path, value, mode=0o600):
@@ -32,13 +39,13 @@ def secret_file(tmp_path, value, mode=0o600):
 # -- TLS -------------------------------------------------------------------
 
 def test_ok_tls_with_ca_cert_file(serve, pki):
-    server = serve(cluster(), tls=server_context(pki.server))
+    server = serve(cluster(now_ms()), tls=server_context(pki.server))
     code, out, _ = run_check("--url", server.url, "--ca-cert", str(pki.ca))
     assert (code, first_line(out)) == (0, OK_LINE)
 
 
 def test_ok_tls_with_ca_cert_directory(serve, pki):
-    server = serve(cluster(), tls=server_context(pki.server))
+    server = serve(cluster(now_ms()), tls=server_context(pki.server))
     assert run_check("--url", server.url, "--ca-cert", str(pki.cadir))[0] == 0
 
 
@@ -49,7 +56,7 @@ def test_ok_tls_with_ca_cert_directory(serve, pki):
     ("expired", "certificate has expired"),
 ])
 def test_crit_tls_verification_fails(serve, pki, cert, words):
-    server = serve(cluster(), tls=server_context(getattr(pki, cert)))
+    server = serve(cluster(now_ms()), tls=server_context(getattr(pki, cert)))
     args = ["--url", server.url] + (["--ca-cert", str(pki.ca)] if cert in ("mismatch", "expired") else [])
     code, out, err = run_check(*args)
     assert (code, err) == (2, "")
@@ -59,21 +66,21 @@ def test_crit_tls_verification_fails(serve, pki, cert, words):
 
 
 def test_ok_insecure_is_said_in_long_output(serve, pki):
-    server = serve(cluster(), tls=server_context(pki.selfsigned))
+    server = serve(cluster(now_ms()), tls=server_context(pki.selfsigned))
     code, out, _ = run_check("--url", server.url, "--insecure", "-v")
     assert (code, first_line(out)) == (0, OK_LINE)
     assert "note: TLS certificate verification is disabled (--insecure)" in out.splitlines()
 
 
 def test_crit_server_requires_client_certificate(serve, pki):
-    server = serve(cluster(), tls=server_context(pki.server, client_ca=pki.ca))
+    server = serve(cluster(now_ms()), tls=server_context(pki.server, client_ca=pki.ca))
     code, out, err = run_check("--url", server.url, "--ca-cert", str(pki.ca))
     assert (code, err) == (2, "")
     assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {server.url[8:]}: ")
 
 
 def test_ok_client_certificate(serve, pki):
-    server = serve(cluster(), tls=server_context(pki.server, client_ca=pki.ca))
+    server = serve(cluster(now_ms()), tls=server_context(pki.server, client_ca=pki.ca))
     cert, key = pki.client
     code, out, _ = run_check("--url", server.url, "--ca-cert", str(pki.ca),
                              "--client-cert", str(cert), "--client-key", str(key))
@@ -82,44 +89,44 @@ def test_ok_client_certificate(serve, pki):
 
 # -- credentials ------------------------------------------------------------
 
-def test_ok_basic_auth_from_password_file(serve, tmp_path):
-    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
-    code, out, _ = run_check("--url", server.url, "--user", "monitor", "--password-file",
+def test_ok_basic_auth_from_password_file(inproc, tmp_path):
+    server = inproc(cluster(auth={"user": "monitor", "password": CANARY}))
+    code, out, _ = inproc.run("--url", server.url, "--user", "monitor", "--password-file",
                              secret_file(tmp_path, CANARY), "-v")
     assert code == 0 and "readable by other users" not in out
 
 
-def test_note_world_readable_secret_file(serve, tmp_path):
-    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
+def test_note_world_readable_secret_file(inproc, tmp_path):
+    server = inproc(cluster(auth={"user": "monitor", "password": CANARY}))
     path = secret_file(tmp_path, CANARY, mode=0o644)
-    code, out, _ = run_check("--url", server.url, "--user", "monitor", "--password-file", path, "-v")
+    code, out, _ = inproc.run("--url", server.url, "--user", "monitor", "--password-file", path, "-v")
     assert code == 0
     assert f"note: password file {path} is readable by other users (chmod 600 it)" in out.splitlines()
 
 
-def test_ok_credentials_in_url(serve):
-    server = serve(cluster(auth={"user": "monitor", "password": CANARY}))
+def test_ok_credentials_in_url(inproc):
+    server = inproc(cluster(auth={"user": "monitor", "password": CANARY}))
     url = server.url.replace("http://", f"http://monitor:{CANARY}@")
-    code, out, err = run_check("--url", url, "-vvv")
+    code, out, err = inproc.run("--url", url, "-vvv")
     assert code == 0 and CANARY not in out + err
 
 
 @pytest.mark.parametrize("form", ["encoded", "id:key"])
-def test_ok_api_key(serve, tmp_path, form):
+def test_ok_api_key(inproc, tmp_path, form):
     encoded = base64.b64encode(f"key-id:{CANARY}".encode()).decode()
-    server = serve(cluster(auth={"api_key": encoded}))
+    server = inproc(cluster(auth={"api_key": encoded}))
     value = encoded if form == "encoded" else f"key-id:{CANARY}"
-    assert run_check("--url", server.url, env={"ES_API_KEY": value})[0] == 0
-    assert run_check("--url", server.url, "--api-key-file", secret_file(tmp_path, value))[0] == 0
+    assert inproc.run("--url", server.url, env={"ES_API_KEY": value})[0] == 0
+    assert inproc.run("--url", server.url, "--api-key-file", secret_file(tmp_path, value))[0] == 0
 
 
-def test_ok_bearer_token(serve, tmp_path):
-    server = serve(cluster(auth={"bearer": CANARY}))
-    assert run_check("--url", server.url, "--bearer-token-file", secret_file(tmp_path, CANARY))[0] == 0
+def test_ok_bearer_token(inproc, tmp_path):
+    server = inproc(cluster(auth={"bearer": CANARY}))
+    assert inproc.run("--url", server.url, "--bearer-token-file", secret_file(tmp_path, CANARY))[0] == 0
 
 
-def test_unknown_403(serve):
-    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot$", Override(
+def test_unknown_403(inproc):
+    code, line, where = run_with_fault(inproc, cluster(), "^/_snapshot$", Override(
         403, b'{"error":{"type":"security_exception","reason":"action [cluster:admin/repository/get] '
              b'is unauthorized for user [monitor]"},"status":403}'))
     assert code == 3
@@ -130,30 +137,29 @@ def test_unknown_403(serve):
 @pytest.mark.parametrize("args", [["--user", "u", "--api-key-file", "/etc/hostname"],
                                   ["--client-key", "/etc/hostname"], ["--insecure", "--ca-cert", "/etc/hostname"]])
 def test_unknown_contradictory_credentials(args):
-    code, out, _ = run_check(*args)
+    code, out, _ = main_with({}, *args)
     assert code == 3 and out.startswith("ES_SNAPSHOT UNKNOWN - usage: ")
 
 
 # -- redirects, hostile answers ---------------------------------------------
 
-def test_redirect_to_another_host_does_not_carry_credentials(serve):
-    target = serve(cluster())
+def test_redirect_to_another_host_does_not_carry_credentials(inproc):
+    target = inproc(cluster())
     source = cluster(auth={"user": "monitor", "password": CANARY})
-    elsewhere = target.url.replace("127.0.0.1", "localhost")
-    source.overrides.append(("^/$", Override(302, b"", headers={"Location": elsewhere + "/"})))
-    server = serve(source)
-    run_check("--url", server.url, "--user", "monitor", env={"ES_PASSWORD": CANARY})
+    source.overrides.append(("^/$", Override(302, b"", headers={"Location": target.url + "/"})))
+    server = inproc(source)
+    inproc.run("--url", server.url, "--user", "monitor", env={"ES_PASSWORD": CANARY})
     assert target.cluster.log and not any(e["authorization"] for e in target.cluster.log)
 
 
-def test_crit_redirect_loop_is_bounded(serve):
-    code, line, where = run_with_fault(serve, cluster(), "^/$", Override(302, headers={"Location": "/"}))
+def test_crit_redirect_loop_is_bounded(inproc):
+    code, line, where = run_with_fault(inproc, cluster(), "^/$", Override(302, headers={"Location": "/"}))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
                                "more than 3 redirects")
 
 
 def test_crit_connection_reset_mid_body(serve):
-    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot/backups",
+    code, line, where = run_with_fault(serve, cluster(now_ms()), "^/_snapshot/backups",
                                        Override(200, b'{"snapshots": [', reset=True))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {where}: "
                                "the connection broke off in the middle of the answer")
@@ -162,20 +168,20 @@ def test_crit_connection_reset_mid_body(serve):
 def test_unknown_oversized_body_is_refused(serve):
     """A gzip bomb: 100 MiB of spaces in 100 KB on the wire."""
     bomb = gzip.compress(b" " * (100 * 2**20), compresslevel=9)
-    code, line, where = run_with_fault(serve, cluster(), "^/_snapshot/backups",
+    code, line, where = run_with_fault(serve, cluster(now_ms()), "^/_snapshot/backups",
                                        Override(200, bomb, headers={"Content-Encoding": "gzip"}), "-t", "20")
     assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {where}: answer larger than 96 MiB, refused")
 
 
-def test_crit_retry_after_too_long(serve):
-    code, line, where = run_with_fault(serve, cluster(), "^/$",
+def test_crit_retry_after_too_long(inproc):
+    code, line, where = run_with_fault(inproc, cluster(), "^/$",
                                        Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"}))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for read the cluster version: busy "
                                "(Retry-After 1m does not fit in -t)")
 
 
-def test_ok_retry_after_that_fits(serve):
-    code, line, _ = run_with_fault(serve, cluster(), "^/$",
+def test_ok_retry_after_that_fits(inproc):
+    code, line, _ = run_with_fault(inproc, cluster(), "^/$",
                                    Override(429, b"{}", headers={"Retry-After": "1"}, times=1))
     assert (code, line) == (0, OK_LINE)
 
@@ -196,7 +202,17 @@ PATHS = {
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 @pytest.mark.parametrize("how", ["env", "url", "argv", "api-key", "bearer-file"])
-def test_canary_never_printed(serve, path, how, tmp_path):
+def test_canary_never_printed(inproc, path, how, tmp_path):
+    canary_run(inproc, path, how, tmp_path)
+
+
+@pytest.mark.parametrize("how", ["env", "url", "argv", "api-key", "bearer-file"])
+def test_canary_never_printed_by_the_script(serve, how, tmp_path):
+    """The real script, following a redirect to a real closed port."""
+    canary_run(serve, "redirect", how, tmp_path)
+
+
+def canary_run(serve, path, how, tmp_path):
     c = cluster(auth={"user": "monitor", "password": CANARY})
     PATHS[path](c)
     server = serve(c)
@@ -213,7 +229,7 @@ def test_canary_never_printed(serve, path, how, tmp_path):
         env = {"ES_API_KEY": f"key-id:{CANARY}"}
     else:
         args += ["--url", server.url, "--bearer-token-file", secret_file(tmp_path, CANARY)]
-    code, out, err = run_check(*args, env=env)
+    code, out, err = runner(server)(*args, env=env)
     encoded = {base64.b64encode(f"{who}:{CANARY}".encode()).decode() for who in ("monitor", "key-id")}
     assert code in (0, 1, 2, 3)
     assert CANARY not in out + err and not any(e in out + err for e in encoded)
@@ -228,7 +244,7 @@ def test_canary_not_printed_on_connection_refused():
 
 def test_environment_proxy_is_used_and_no_proxy_ignores_it(serve):
     """A proxy meant for other traffic (here: nothing listens) must not break the check."""
-    server = serve(cluster())
+    server = serve(cluster(now_ms()))
     proxy = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
     code, out, _ = run_check("--url", server.url, env=proxy)
     assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
@@ -237,3 +253,10 @@ def test_environment_proxy_is_used_and_no_proxy_ignores_it(serve):
     assert not server.cluster.log, "the request went through the proxy, not straight to the cluster"
     code, out, _ = run_check("--url", server.url, "--no-proxy", env=proxy)
     assert (code, first_line(out)) == (0, OK_LINE)
+
+
+def test_api_key_given_as_id_and_key_is_redacted_whole():
+    """The longest secret first: redacting the key part alone would print its id."""
+    settings = parse_settings([], environ={"ES_API_KEY": f"key-id:{CANARY}"})
+    redact = Redactor(settings.secrets)
+    assert redact(f"rejected key-id:{CANARY}, then {CANARY}") == "rejected ***, then ***"
