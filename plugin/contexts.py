@@ -140,7 +140,7 @@ class SkewContext(nagiosplugin.Context):
 
     def evaluate(self, metric, resource):
         repo, now_ms = metric.value, resource.survey.now_ms
-        snap = repo.skewed[-1]  # the furthest ahead
+        snap = max(repo.skewed, key=lambda s: s.start_ms)  # the furthest ahead
         ahead = format_duration((snap.start_ms - now_ms) // 1000)
         return Result(Warn, f"{clean(snap.name)} starts {ahead} in the future: clock skew on the "
                             f"cluster? (repo {clean(repo.name)})", metric, about_repository(repo.name))

@@ -86,6 +86,13 @@ def test_warn_snapshot_far_in_the_future_is_set_aside():
     assert perf(check)["age"].startswith("10800s;")
 
 
+def test_warn_names_the_snapshot_furthest_in_the_future():
+    check = run({"b": [snap("two-days", age_ms=-2 * DAY), snap("five-days", age_ms=-5 * DAY),
+                       snap("real", age_ms=3 * HOUR_MS)]})
+    assert (check.exitcode, check.summary_str) == (
+        1, "five-days starts 5d in the future: clock skew on the cluster? (repo b)")
+
+
 def test_crit_future_success_does_not_hide_a_stale_backup():
     check = run({"b": [snap("nightly-x", age_ms=-2 * DAY), snap("real", age_ms=4 * DAY)]})
     assert (check.exitcode, check.summary_str) == (2, "newest success real is 4d old, more than 2d2h (repo b)")
