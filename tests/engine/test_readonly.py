@@ -11,7 +11,7 @@ import json
 import pytest
 
 from tests.engine.checkrun import check, first_line
-from tests.engine.test_conformance import Cluster, Server, as_snap, differences, family_for, shape, _get
+from tests.engine.test_conformance import Server, as_snap, differences, family_for, shape, _get
 from tests.engine.test_scenarios import _no_age
 
 pytestmark = pytest.mark.engine

@@ -10,7 +10,6 @@ import shutil
 import time
 
 import pytest
-import requests
 
 from tests.engine import harness
 from tests.engine.checkrun import check, first_line
