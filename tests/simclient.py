@@ -27,6 +27,8 @@ class SimClient:
         self.requests_made.append(path)
         if status != 200:
             error = body["error"]
+            if isinstance(error, str):  # "no handler found for uri ...": a bare string
+                error = {"reason": error, "type": None}
             state = nagiosplugin.Critical if status >= 500 else nagiosplugin.Unknown
             raise EsError(f"HTTP {status} for {what}: {error['reason']}", state,
                           status=status, error_type=error["type"])

@@ -135,3 +135,20 @@ def test_crit_repository_unregistered_while_reading(family):
     check = run(Vanishing(family, snaps))
     assert check.exitcode == 2
     assert check.summary_str.startswith("repository 'gone' could not be read: ")
+
+
+# -- OpenSearch without its snapshot management plugin ---------------------------------
+# OpenSearch 2.19.6 and 3.6.0 (the integ-test zips carry no index-management
+# plugin) answer every _plugins/_sm request HTTP 400 "no handler found for uri
+# [...] and method [GET]" (a bare string error).  --slm with --slm-policy asks
+# _explain first, and that 400 was UNKNOWN instead of the snapshot verdict.
+
+@pytest.mark.parametrize("family", ["os2", "os3"])
+@pytest.mark.parametrize("args", [["--slm"], ["--slm", "--slm-policy", "daily"]])
+def test_ok_snapshot_verdict_stands_without_the_snapshot_management_plugin(family, args):
+    cluster = Cluster(family, {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS, policy="daily")]})
+    cluster.sm_plugin = False
+    check = run(cluster, *args)
+    assert (check.exitcode, check.summary_str) == (0, "daily-1 SUCCESS, 3h old (repo b)")
+    [note] = check.resources[0].survey.extras
+    assert note.startswith("--slm: snapshot management is not available (HTTP 400 ") and "no handler found" in note
