@@ -12,7 +12,7 @@ from plugin.cli import build_check
 from plugin.cluster import parse_cluster_info
 from plugin.options import parse_settings
 from plugin.slm import parse_health
-from plugin.snapshots import parse_listing, parse_repositories, parse_status_size
+from plugin.snapshots import decode_listing, parse_listing, parse_repositories, parse_status_size
 from tests.conftest import FIXTURES, HOUR_MS, NOW_MS
 from tests.fake_es import FAMILIES, Cluster, Snap
 from tests.simclient import SimClient
@@ -95,6 +95,43 @@ def test_real_listings_parse(path):
     grouped, failed = parse_listing(json.loads(path.read_text()), "conf")
     states = {s.state for snaps in grouped.values() for s in snaps}
     assert not failed and {"SUCCESS", "PARTIAL"} <= states
+
+
+@pytest.mark.parametrize("path", real_bodies("listing"), ids=lambda p: p.parent.name)
+def test_real_filtered_listings_decode_as_they_came(path):
+    # Saved as the check receives them (filter_path): the streaming decoder
+    # reads the same snapshots as the plain parser.
+    streamed, failed = decode_listing(path.read_bytes(), "conf", filtered=True)
+    assert not failed and streamed == parse_listing(json.loads(path.read_text()), "conf")[0]
+
+
+def test_real_engines_of_every_version_were_saved():
+    assert sorted(p.name for p in REAL.iterdir()) == [
+        "elasticsearch-6.8.23", "elasticsearch-7.10.2", "elasticsearch-7.17.29", "elasticsearch-8.19.21",
+        "elasticsearch-9.5.2", "opensearch-1.3.20", "opensearch-2.19.6", "opensearch-3.6.0"]
+
+
+# Every engine, with filter_path, answers an empty repository's listing "{}"
+# (the empty snapshots array is dropped), and ES >= 7.14 _current with
+# nothing running "{}" too: refilled, it is no snapshot, not a shape error.
+@pytest.mark.parametrize("path", real_bodies("empty_listing") + real_bodies("current"),
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_real_empty_filtered_listings_are_no_snapshots(path):
+    assert json.loads(path.read_text()) == {}
+    assert decode_listing(path.read_bytes(), "empty", filtered=True) == ({}, {})
+
+
+# ES 7.17.29, 8.19.21, 9.5.2: index_details.*.size_in_bytes keeps an index
+# whose name has dots (logs.2026.11.28): its size is counted.
+@pytest.mark.parametrize("path", [p for p in real_bodies("listing") if "index_details" in p.read_text()],
+                         ids=lambda p: p.parent.name)
+def test_real_index_details_with_a_dotted_index_name_give_the_whole_size(path):
+    body = json.loads(path.read_text())
+    entry = next(e for e in body["snapshots"] if "logs.2026.11.28" in e["index_details"])
+    grouped, _ = decode_listing(path.read_bytes(), "conf", filtered=True)
+    snap = next(s for s in grouped["conf"] if s.name == entry["snapshot"])
+    assert snap.size_bytes == sum(d["size_in_bytes"] for d in entry["index_details"].values())
+    assert len(entry["index_details"]) == 2
 
 
 @pytest.mark.parametrize("path", real_bodies("repositories"), ids=lambda p: p.parent.name)
