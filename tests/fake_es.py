@@ -482,8 +482,13 @@ class Cluster:
         unreadable = [(r, s) for r, s in candidates if s.unreadable]
         if unreadable and query.get("ignore_unavailable") != "true":
             repo, snap = unreadable[0]
-            return 404, _error("snapshot_missing_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] is missing",
-                               404), 0
+            reason = f"[{repo}:{snap.name}/{snap.name}-uuid] is missing"
+            if not self.opensearch and self.version < (6, 0):
+                # ES 5.6.16: HTTP 500 snapshot_exception, the missing one its root cause.
+                body = _error("snapshot_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] Snapshot could not be read", 500)
+                body["error"]["root_cause"] = [{"type": "snapshot_missing_exception", "reason": reason}]
+                return 500, body, 0
+            return 404, _error("snapshot_missing_exception", reason, 404), 0
         candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
         if len(repos) > 1 and (self.sorted_listing or "sort" in query):

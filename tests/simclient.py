@@ -5,16 +5,16 @@ the end-to-end tests serve over HTTP; failures become the EsError the real
 client would raise.
 """
 import json
+from types import SimpleNamespace
 
-import nagiosplugin
-
-from plugin.errors import EsError
+from plugin.client import EsClient
 
 
 class SimClient:
     def __init__(self, cluster):
         self.cluster = cluster
         self.requests_made = []
+        self._reader = SimpleNamespace(where="the simulated cluster", redact=str)
 
     def totals(self):
         return len(self.requests_made), 0, 0.0
@@ -26,10 +26,6 @@ class SimClient:
                                  "status": status, "bytes": 0, "loads": loads})
         self.requests_made.append(path)
         if status != 200:
-            error = body["error"]
-            if isinstance(error, str):  # "no handler found for uri ...": a bare string
-                error = {"reason": error, "type": None}
-            state = nagiosplugin.Critical if status >= 500 else nagiosplugin.Unknown
-            raise EsError(f"HTTP {status} for {what}: {error['reason']}", state,
-                          status=status, error_type=error["type"])
+            # The real client's reading of an error body (types, root causes).
+            raise EsClient._status_error(self._reader, status, body, what)
         return decode(json.dumps(body).encode()) if decode else body
