@@ -63,15 +63,20 @@ class _LogFilter(logging.Filter):
     """Redacts secrets, and stops the log before it pushes output past 8 KB.
 
     Nagios keeps 8192 bytes of plugin output: the long output (summary.py)
-    gets LONG_OUTPUT_BUDGET of them, the log LOG_BUDGET.
+    gets LONG_OUTPUT_BUDGET of them, the log LOG_BUDGET.  Only records the
+    verbosity shows count: at -vv the DEBUG lines (-vvv) are dropped by the
+    handler, and counted they had used up the budget unseen.
     """
 
-    def __init__(self, redact):
+    def __init__(self, redact, verbose=0):
         super().__init__()
         self.redact = redact
         self.used = 0
+        self.shown = logging.DEBUG if verbose >= 3 else logging.INFO if verbose == 2 else logging.WARNING
 
     def filter(self, record):
+        if record.levelno < self.shown:
+            return False  # the handler would not show it either
         message = self.redact(record.getMessage())
         self.used += len(message) + 1
         if self.used > LOG_BUDGET + len(message) + 1:
@@ -198,7 +203,7 @@ def _check(argv, environ, started, boundary):
     boundary.redact = redact
     use_redactor(redact)
     log = logging.getLogger("nagiosplugin.es_snapshot")
-    log.addFilter(_LogFilter(redact))
+    log.addFilter(_LogFilter(redact, settings.verbose))
     deadline = Deadline(settings.timeout, started=started)
     deadline.arm()
     try:

@@ -209,6 +209,13 @@ class EsClient:
         error_type = error.get("type") if isinstance(error, dict) else ""
         error_type = error_type if isinstance(error_type, str) else ""
         reason = error.get("reason") if isinstance(error, dict) else error
+        # ES 5.6.16 wraps a snapshot whose metadata is gone: HTTP 500
+        # snapshot_exception, the snapshot_missing_exception in root_cause.
+        causes = error.get("root_cause") if isinstance(error, dict) else None
+        missing = next((c for c in causes if isinstance(c, dict) and c.get("type") == "snapshot_missing_exception"
+                        and isinstance(c.get("reason"), str)), None) if isinstance(causes, list) else None
+        if missing is not None and error_type != "snapshot_missing_exception":
+            error_type, reason = "snapshot_missing_exception", missing["reason"]
         # A null reason (ES 503 master_not_discovered_exception) says its type.
         reason = reason if isinstance(reason, str) and reason.strip() else error_type
         full = self.redact(reason[:4096])

@@ -204,6 +204,9 @@ class Cluster:
         # OpenSearch >= 2.1 snapshot management: name -> dict(repository, enabled,
         # next_ms, creation=(status, time_ms, message), deletion=(...))
         self.sm_policies = {}
+        # False: OpenSearch without its index-management plugin (the integ-test
+        # zips of 2.19.6 and 3.6.0): _plugins/_sm has no handler (HTTP 400).
+        self.sm_plugin = True
         self.health = {"slm": ("green", "Snapshot Lifecycle Management is running"),
                        "repository_integrity": ("green", "All repositories are healthy.")}
         self.overrides = []           # (regex, Override)
@@ -376,7 +379,7 @@ class Cluster:
 
     def sm(self, parts):
         """OpenSearch snapshot management, shapes of the OpenSearch docs' sm-api page."""
-        if not self.opensearch or self.version < (2, 1) or parts[:1] != ["policies"]:
+        if not self.opensearch or self.version < (2, 1) or not self.sm_plugin or parts[:1] != ["policies"]:
             return _no_handler("/_plugins/_sm/" + "/".join(parts))
         if len(parts) == 1:
             items = [{"_id": f"{n}-sm-policy", "_version": 1, "_seq_no": 0, "_primary_term": 1,
@@ -479,8 +482,13 @@ class Cluster:
         unreadable = [(r, s) for r, s in candidates if s.unreadable]
         if unreadable and query.get("ignore_unavailable") != "true":
             repo, snap = unreadable[0]
-            return 404, _error("snapshot_missing_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] is missing",
-                               404), 0
+            reason = f"[{repo}:{snap.name}/{snap.name}-uuid] is missing"
+            if not self.opensearch and self.version < (6, 0):
+                # ES 5.6.16: HTTP 500 snapshot_exception, the missing one its root cause.
+                body = _error("snapshot_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] Snapshot could not be read", 500)
+                body["error"]["root_cause"] = [{"type": "snapshot_missing_exception", "reason": reason}]
+                return 500, body, 0
+            return 404, _error("snapshot_missing_exception", reason, 404), 0
         candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
         if len(repos) > 1 and (self.sorted_listing or "sort" in query):

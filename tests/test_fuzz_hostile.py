@@ -9,11 +9,11 @@ import os
 from unittest import mock
 
 import nagiosplugin
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from plugin import wording
 from plugin.client import EsClient, environment_proxies
-from plugin.credentials import Redactor
+from plugin.credentials import OWN_WORDS, Redactor
 from plugin.errors import EsError
 from plugin.options import UsageError, parse_settings
 from plugin.report import json_report
@@ -112,6 +112,10 @@ around = st.text(alphabet=" \t\n|'\"abc", max_size=6)
 @FAST
 @given(secret=secrets, before=around, after=around, where=st.sampled_from(["name", "reason", "shard"]))
 def test_secret_echoed_by_the_cluster_is_never_printed(secret, before, after, where):
+    # A secret inside one of the plugin's own words is left there by design
+    # (credentials.OWN_WORDS); hypothesis >= 6.1xx draws such words from the
+    # source (it found "_health_report"): they are not what this property is about.
+    assume(not any(secret in word for word in OWN_WORDS))
     nagiosplugin.Runtime.instance = None
     redact = Redactor([secret])
     wording.use_redactor(redact)

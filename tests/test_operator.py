@@ -38,6 +38,16 @@ def test_vv_says_version_strategy_requests_and_time(inproc):
                for line in out.splitlines())
 
 
+def test_vv_log_budget_is_not_spent_on_lines_only_vvv_shows(inproc):
+    # Seen on ES 7.17.29: the -vvv field lists counted against the 2000
+    # bytes of -vv's log, which then dropped the history request and the totals.
+    code, _, out = check(inproc(Cluster("es7.17", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})), "-vv")
+    assert "further log lines dropped" not in out
+    assert any(line.startswith("5 requests, ") and line.endswith("ms waiting for the cluster")
+               for line in out.splitlines()), out
+    assert "fields asked for" not in out
+
+
 # -- a snapshot that runs too long ---------------------------------------------------
 
 def running_cluster(hours):

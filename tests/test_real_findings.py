@@ -10,7 +10,7 @@ import pytest
 
 from plugin.cluster import parse_cluster_info
 from plugin.health import parse_health
-from plugin.snapshots import parse_listing, parse_repositories, parse_status_size
+from plugin.snapshots import decode_listing, parse_listing, parse_repositories, parse_status_size
 from tests.conftest import FIXTURES, HOUR_MS, NOW_MS
 from tests.fake_es import FAMILIES, Cluster, Snap
 from tests.incheck import judged
@@ -37,7 +37,9 @@ def test_warn_when_the_newest_snapshot_has_no_readable_metadata(family):
     assert check.summary_str.startswith("snapshot newest has no readable metadata, newest readable older SUCCESS, 2h old")
     listings = [e for e in cluster.log if e["path"].startswith("/_snapshot/backups")]
     # Strict first; ignore_unavailable only once the cluster has named the snapshot.
-    assert "ignore_unavailable" not in listings[0]["params"] and listings[0]["status"] == 404
+    # ES 5.6.16 answers 500 snapshot_exception with the snapshot_missing_exception as root cause.
+    assert "ignore_unavailable" not in listings[0]["params"]
+    assert listings[0]["status"] == (500 if family == "es5" else 404)
     assert listings[1]["params"]["ignore_unavailable"] == "true" and listings[1]["status"] == 200
 
 
@@ -93,12 +95,59 @@ def test_real_listings_parse(path):
     assert not failed and {"SUCCESS", "PARTIAL"} <= states
 
 
+@pytest.mark.parametrize("path", real_bodies("listing"), ids=lambda p: p.parent.name)
+def test_real_filtered_listings_decode_as_they_came(path):
+    # Saved as the check receives them (filter_path): the streaming decoder
+    # reads the same snapshots as the plain parser.
+    streamed, failed = decode_listing(path.read_bytes(), "conf", filtered=True)
+    assert not failed and streamed == parse_listing(json.loads(path.read_text()), "conf")[0]
+
+
+def test_real_engines_of_every_version_were_saved():
+    assert sorted(p.name for p in REAL.iterdir()) == [
+        "elasticsearch-5.6.16", "elasticsearch-6.8.23", "elasticsearch-7.10.2", "elasticsearch-7.17.29", "elasticsearch-8.19.21",
+        "elasticsearch-9.5.2", "opensearch-1.3.20", "opensearch-2.19.6", "opensearch-3.6.0"]
+
+
+# Every engine, with filter_path, answers an empty repository's listing "{}"
+# (the empty snapshots array is dropped), and ES >= 7.14 _current with
+# nothing running "{}" too: refilled, it is no snapshot, not a shape error.
+@pytest.mark.parametrize("path", real_bodies("empty_listing") + real_bodies("current"),
+                         ids=lambda p: f"{p.parent.name}-{p.stem}")
+def test_real_empty_filtered_listings_are_no_snapshots(path):
+    assert json.loads(path.read_text()) == {}
+    assert decode_listing(path.read_bytes(), "empty", filtered=True) == ({}, {})
+
+
+# ES 7.17.29, 8.19.21, 9.5.2: index_details.*.size_in_bytes keeps an index
+# whose name has dots (logs.2026.11.28): its size is counted.
+@pytest.mark.parametrize("path", [p for p in real_bodies("listing") if "index_details" in p.read_text()],
+                         ids=lambda p: p.parent.name)
+def test_real_index_details_with_a_dotted_index_name_give_the_whole_size(path):
+    body = json.loads(path.read_text())
+    entry = next(e for e in body["snapshots"] if "logs.2026.11.28" in e["index_details"])
+    grouped, _ = decode_listing(path.read_bytes(), "conf", filtered=True)
+    snap = next(s for s in grouped["conf"] if s.name == entry["snapshot"])
+    assert snap.size_bytes == sum(d["size_in_bytes"] for d in entry["index_details"].values())
+    assert len(entry["index_details"]) == 2
+
+
 @pytest.mark.parametrize("path", real_bodies("repositories"), ids=lambda p: p.parent.name)
 def test_real_repository_lists_parse(path):
     assert "conf" in parse_repositories(json.loads(path.read_text()))
 
 
-@pytest.mark.parametrize("path", real_bodies("status"), ids=lambda p: p.parent.name)
+def test_es5_status_counts_only_the_files_a_snapshot_added():
+    # Elasticsearch 5.6.16: _status of a snapshot whose files all came from an
+    # earlier one says total_size_in_bytes 0 (6.8.23 says the whole size), so
+    # the size perfdata of ES 5.x is the bytes a snapshot added (README).
+    body = json.loads((REAL / "elasticsearch-5.6.16" / "status.json").read_text())
+    assert body["snapshots"][0]["stats"] == {"total_size_in_bytes": 0}
+    assert parse_status_size(body) == 0
+
+
+@pytest.mark.parametrize("path", [p for p in real_bodies("status") if p.parent.name != "elasticsearch-5.6.16"],
+                         ids=lambda p: p.parent.name)
 def test_real_status_bodies_give_a_size(path):
     size = parse_status_size(json.loads(path.read_text()))
     assert isinstance(size, int) and size > 0
@@ -131,3 +180,20 @@ def test_crit_repository_unregistered_while_reading(family):
     check = run(Vanishing(family, snaps))
     assert check.exitcode == 2
     assert check.summary_str.startswith("repository 'gone' could not be read: ")
+
+
+# -- OpenSearch without its snapshot management plugin ---------------------------------
+# OpenSearch 2.19.6 and 3.6.0 (the integ-test zips carry no index-management
+# plugin) answer every _plugins/_sm request HTTP 400 "no handler found for uri
+# [...] and method [GET]" (a bare string error).  --slm with --slm-policy asks
+# _explain first, and that 400 was UNKNOWN instead of the snapshot verdict.
+
+@pytest.mark.parametrize("family", ["os2", "os3"])
+@pytest.mark.parametrize("args", [["--slm"], ["--slm", "--slm-policy", "daily"]])
+def test_ok_snapshot_verdict_stands_without_the_snapshot_management_plugin(family, args):
+    cluster = Cluster(family, {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS, policy="daily")]})
+    cluster.sm_plugin = False
+    check = run(cluster, *args)
+    assert (check.exitcode, check.summary_str) == (0, "daily-1 SUCCESS, 3h old (repo b)")
+    [note] = check.resources[0].survey.extras
+    assert note.startswith("--slm: snapshot management is not available (HTTP 400 ") and "no handler found" in note
