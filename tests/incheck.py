@@ -27,8 +27,8 @@ import responses
 from plugin import cli
 from plugin.client import EsClient
 from plugin.options import parse_settings
-from tests.conftest import NOW_MS
-from tests.fake_es import Cluster, _error
+from tests.conftest import HOUR_MS, NOW_MS
+from tests.fake_es import Cluster, Snap, _error
 
 BASE = "http://es.example:9200"
 READ_METHODS = {"GET", "HEAD"}
@@ -188,3 +188,18 @@ class InProcess:
 
     def run(self, *args, env=None, now_ms=NOW_MS):
         return main_with(self.clusters, *args, env=env, now_ms=now_ms)
+
+
+# Shorthands of the judgement tests: a snapshot by its age at NOW_MS, a
+# check of repositories judged in-process, its perfdata by label.
+
+def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
+    return Snap(name, state, NOW_MS - age_ms, **kw)
+
+
+def run(repositories, *args, family="es8", cluster=None):
+    return judged(cluster or Cluster(family, repositories), *args)
+
+
+def perf(check):
+    return {p.split("=")[0]: p.split("=")[1] for p in check.perfdata}

@@ -7,24 +7,10 @@ import pytest
 
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import FAMILIES, Cluster, Override, Snap
-from tests.incheck import judged
+from tests.fake_es import FAMILIES, Cluster, Override
+from tests.incheck import perf, run, snap
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
-
-
-def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
-    return Snap(name, state, NOW_MS - age_ms, **kw)
-
-
-def run(repositories, *args, family="es8", cluster=None):
-    cluster = cluster or Cluster(family, repositories)
-    check = judged(cluster, *list(args))
-    return check
-
-
-def perf(check):
-    return {p.split("=")[0]: p.split("=")[1] for p in check.perfdata}
 
 
 # -- 1. stuck snapshots anywhere ------------------------------------------------

@@ -5,23 +5,9 @@ import pytest
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS, first_line
 from tests.fake_es import Cluster, Snap
-from tests.incheck import judged, main_with
+from tests.incheck import main_with, perf, run, snap
 
 DAY = 24 * HOUR_MS
-
-
-def snap(name, state="SUCCESS", age_ms=HOUR_MS, **kw):
-    return Snap(name, state, NOW_MS - age_ms, **kw)
-
-
-def run(repositories, *args, family="es8", cluster=None):
-    cluster = cluster or Cluster(family, repositories)
-    check = judged(cluster, *list(args))
-    return check
-
-
-def perf(check):
-    return {p.split("=")[0]: p.split("=")[1] for p in check.perfdata}
 
 
 # -- --no-snapshots-state -------------------------------------------------------------
