@@ -599,6 +599,19 @@ def render_json(base, target, since="-10min"):
     return {s["target"]: [v for v, _ in s["datapoints"] if v is not None] for s in series}
 
 
+def module_charts(tmp_path, web, charts):
+    """The graphite module's own code (tests/graphite_charts.php) loads the
+    shipped template, finds its metric paths in graphite-web and renders
+    the charts into ``charts``: {template name: [chart]}."""
+    charts.mkdir()
+    drawn = subprocess.run([need("php"), str(ROOT / "tests" / "graphite_charts.php"), str(GRAPHITE_TEMPLATE),
+                            web, "es-1", "snapshots", "es_snapshot", str(charts), "30"],
+                           capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "ICINGAWEB_CONFIGDIR": str(tmp_path / "icingaweb2")})
+    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
+    return json.loads(drawn.stdout)
+
+
 def test_graphite_chain_draws_the_template(tmp_path, argv_plugin_dir, serve, graphite):
     """Icinga 2's GraphiteWriter -> carbon -> graphite-web, then the graphite
     module's own code (php) reads the shipped template, finds exactly its
@@ -641,13 +654,7 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
 
     # The module's code (not ours) reads the template and asks for its paths.
     charts = tmp_path / "charts"
-    charts.mkdir()
-    drawn = subprocess.run([need("php"), str(ROOT / "tests" / "graphite_charts.php"), str(GRAPHITE_TEMPLATE),
-                            web, "es-1", "snapshots", "es_snapshot", str(charts), "30"],
-                           capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "ICINGAWEB_CONFIGDIR": str(tmp_path / "icingaweb2")})
-    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
-    result = json.loads(drawn.stdout)
+    result = module_charts(tmp_path, web, charts)
     metrics = {name: [chart["metrics"] for chart in found] for name, found in result.items()}
     assert metrics["es_snapshot-age"] == [{"age_value": f"{prefix}.age.value", "age_warn": f"{prefix}.age.warn",
                                            "age_crit": f"{prefix}.age.crit"}]
@@ -685,13 +692,7 @@ def test_graphite_template_graphs_each_repository(tmp_path, graphite):
     while time.monotonic() < deadline and len(render_json(web, f"{prefix}.*_age.value")) < 2:
         time.sleep(0.5)
     charts = tmp_path / "charts"
-    charts.mkdir()
-    drawn = subprocess.run([need("php"), str(ROOT / "tests" / "graphite_charts.php"), str(GRAPHITE_TEMPLATE),
-                            web, "es-1", "snapshots", "es_snapshot", str(charts), "30"],
-                           capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "ICINGAWEB_CONFIGDIR": str(tmp_path / "icingaweb2")})
-    assert drawn.returncode == 0, drawn.stdout + drawn.stderr
-    result = json.loads(drawn.stdout)
+    result = module_charts(tmp_path, web, charts)
     repos = {chart["variables"]["repo"]: chart["metrics"] for chart in result["es_snapshot-repository-age"]}
     assert sorted(repos) == ["aliyun_auto_snapshot", "backups"]
     assert repos["aliyun_auto_snapshot"] == {curve: f"{prefix}.aliyun_auto_snapshot_age.{kind}"
