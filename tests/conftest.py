@@ -109,27 +109,42 @@ def run_with_fault(serve, cluster, pattern, override, *args):
     return code, first_line(out), server.url.split("//", 1)[1]
 
 
-# -- the engine tier (tests/engine/): real Elasticsearch and OpenSearch nodes --------
+# -- tiers left out of the plain run, each run by .ci/run on its own -------------
+# engine: real Elasticsearch and OpenSearch nodes (tests/engine/: Maven, Java,
+# about 13 minutes).  system: what installs into this machine or runs a
+# service stack (the Debian package, dpkg -i as root; Icinga Director on its
+# own PostgreSQL; carbon and graphite-web): about 25 s, and nothing a
+# developer's plain run should do to their machine.
+TIERS = {
+    "engine": "runs real Elasticsearch/OpenSearch nodes (Maven, Java); python -m pytest -m engine",
+    "system": "installs the Debian package or runs Director/PostgreSQL or carbon/graphite-web; "
+              "python -m pytest -m system",
+}
+
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "engine: runs real Elasticsearch/OpenSearch nodes "
-                                       "(Maven, Java); python -m pytest -m engine")
+    for name, what in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {what}")
 
 
-def _engine_tier_asked(config):
-    return "engine" in (config.option.markexpr or "")
+def _tiers_asked(config):
+    return {name for name in TIERS if name in (config.option.markexpr or "")}
 
 
 def pytest_report_header(config):
-    if not _engine_tier_asked(config):
-        return "engine tier (real Elasticsearch/OpenSearch): deselected; run it with: python -m pytest -m engine"
-    return None
+    left_out = [name for name in TIERS if name not in _tiers_asked(config)]
+    lines = {"engine": "engine tier (real Elasticsearch/OpenSearch): deselected; "
+                       "run it with: python -m pytest -m engine",
+             "system": "system tier (Debian package, Director, graphite): deselected; "
+                       "run it with: python -m pytest -m system"}
+    return [lines[name] for name in left_out] or None
 
 
 def pytest_collection_modifyitems(config, items):
-    if _engine_tier_asked(config):
-        return
-    deselected = [item for item in items if item.get_closest_marker("engine")]
+    left_out = set(TIERS) - _tiers_asked(config)
+    kept, deselected = [], []
+    for item in items:
+        (deselected if any(item.get_closest_marker(name) for name in left_out) else kept).append(item)
     if deselected:
-        items[:] = [item for item in items if not item.get_closest_marker("engine")]
+        items[:] = kept
         config.hook.pytest_deselected(items=deselected)

@@ -2,7 +2,10 @@
 the real Debian program that .ci/run installs: Icinga 2 on IPv6-only hosts and
 with counted verbosity, Icinga Director, the graphite chain, the .deb.
 
-Select them with -k ipv6, -k verbos, -k director, -k graphite, -k debian."""
+Select them with -k ipv6, -k verbos, -k director, -k graphite, -k debian.
+The Debian package (installed into this machine), Director (on a PostgreSQL
+of its own) and graphite (carbon, graphite-web) form the system tier, left
+out of the plain run: python -m pytest -m system (tests/conftest.py: TIERS)."""
 import json
 import os
 import re
@@ -209,6 +212,7 @@ def debian_package(tmp_path_factory):
             subprocess.run(["dpkg", "--purge", DEB_NAME], env=env, capture_output=True, timeout=300)
 
 
+@pytest.mark.system
 def test_debian_package_contents_and_dependencies(debian_package):
     fields = subprocess.run(["dpkg-deb", "-f", str(debian_package), "Package", "Version", "Architecture",
                              "Depends"], capture_output=True, text=True, check=True).stdout
@@ -223,6 +227,7 @@ def test_debian_package_contents_and_dependencies(debian_package):
     assert INSTALLED_PLUGIN.read_text().startswith("#!/usr/bin/python3\n")
 
 
+@pytest.mark.system
 def test_debian_installed_plugin_runs_from_its_own_directory(debian_package, serve):
     """Run as Icinga runs it (cwd and sys.path[0] the plugin directory, any
     PATH): the installed package answers, not a checkout."""
@@ -252,6 +257,7 @@ include <plugins-contrib>
     return main, defines, dirs
 
 
+@pytest.mark.system
 def test_debian_package_runs_in_stock_icinga(tmp_path, debian_package, serve):
     server = serve(healthy_cluster())
     body = f'''
@@ -283,6 +289,7 @@ NAGIOS_BASICS = {
 }
 
 
+@pytest.mark.system
 def test_debian_nagios_definitions_point_at_the_installed_plugin(tmp_path, debian_package, serve):
     nagios = need("nagios4")
     examples = Path("/usr/share/doc/check-es-snapshot/examples/nagios.cfg")
@@ -397,6 +404,7 @@ def director_config_files(sql, checksum):
     return json.loads(rows)
 
 
+@pytest.mark.system
 def test_director_restores_basket_and_renders_a_valid_config(tmp_path, director, argv_plugin_dir, serve):
     run, sql = director
     basket = json.loads((ICINGA / "director-basket.json").read_text())
@@ -614,6 +622,7 @@ def module_charts(tmp_path, web, charts):
     return json.loads(drawn.stdout)
 
 
+@pytest.mark.system
 def test_graphite_chain_draws_the_template(tmp_path, argv_plugin_dir, serve, graphite):
     """Icinga 2's GraphiteWriter -> carbon -> graphite-web, then the graphite
     module's own code (php) reads the shipped template, finds exactly its
@@ -673,6 +682,7 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
     shutil.copy(charts / "es_snapshot-age-0.png", tmp_path / "age.png")
 
 
+@pytest.mark.system
 def test_graphite_template_graphs_each_repository(tmp_path, graphite):
     """The per-repository graphs, fed to carbon in the GraphiteWriter's path
     and label scheme (<repo>_age, ...) as the check writes them with two or
