@@ -1,5 +1,6 @@
 """Shared helpers: a fixed clock, the real script as a subprocess, a fake cluster."""
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -55,6 +56,13 @@ def _entry():
                "sys.argv[0] = sys.argv[1]; del sys.argv[1]; "
                "runpy.run_path(sys.argv[0], run_name='__main__')")
     return [sys.executable, "-c", delayed, str(STARTUP_DELAY), str(SCRIPT)]
+
+
+def t_option(seconds):
+    """-t for a subprocess test about the deadline: -t counts from the start
+    of the process, so the start-up delay's sleep spends it as a slow
+    interpreter start would; it is added, and the line says the sum."""
+    return seconds + math.ceil(STARTUP_DELAY)
 
 
 def first_line(stdout):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import NOW_MS, STARTUP_DELAY, first_line, now_ms, run_check, run_with_fault, runner
+from tests.conftest import NOW_MS, first_line, now_ms, run_check, run_with_fault, runner, t_option
 from tests.incheck import main_with
 from tests.fake_es import FAMILIES, HOUR_MS, Cluster, Override, Snap
 
@@ -220,17 +220,20 @@ def test_crit_trickling_server_stops_within_timeout(serve):
     cluster = history(now=now_ms())
     cluster.overrides.append(("^/_snapshot/backups", Override(200, b'{"snapshots": []}' * 10, trickle_s=0.5)))
     server = serve(cluster)
+    t = t_option(2)
     started = time.monotonic()
-    code, line, _ = check(server, "-t", "3")
-    assert time.monotonic() - started < 3 + 1.5 + STARTUP_DELAY  # interpreter start-up included
+    code, line, _ = check(server, "-t", str(t))
+    assert time.monotonic() - started < t + 1.5  # interpreter start-up included
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list snapshots at {server.url[7:]}: "
-                               "no complete answer within 3s (-t, timed out)")
+                               f"no complete answer within {t}s (-t, timed out)")
 
 
 def test_crit_server_that_never_answers(serve):
-    code, line, where = run_with_fault(serve, history(now=now_ms()), "^/$", Override(200, b"{}", delay_s=10), "-t", "2")
+    t = t_option(1)
+    code, line, where = run_with_fault(serve, history(now=now_ms()), "^/$", Override(200, b"{}", delay_s=10),
+                                       "-t", str(t))
     assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
-                               "no complete answer within 2s (-t, timed out)")
+                               f"no complete answer within {t}s (-t, timed out)")
 
 
 def test_hostname_and_port_replace_those_of_the_url(serve):
