@@ -70,21 +70,42 @@ def first_line(stdout):
     return stdout.splitlines()[0].split(" | ")[0] if stdout else ""
 
 
+@pytest.fixture(scope="session")
+def idle_servers():
+    """Plain servers (HTTP on 127.0.0.1) outlive the test that started them
+    and serve the next test's cluster, as check_patroni's session-wide API
+    server does: stopping one waits for its serving loop (about 40 ms)."""
+    idle = []
+    yield idle
+    for server in idle:
+        server.__exit__(None, None, None)
+
+
 @pytest.fixture
-def serve():
-    """serve(cluster) -> running Server; all are stopped after the test."""
-    servers = []
+def serve(idle_servers):
+    """serve(cluster) -> running Server; after the test, plain ones go back
+    to the session's idle servers and the others (TLS, IPv6, a fixed port)
+    are stopped."""
+    servers, plain = [], []
 
     def start(cluster=None, **kwargs):
-        server = Server(cluster if cluster is not None else Cluster(), **kwargs).__enter__()
+        cluster = cluster if cluster is not None else Cluster()
+        if kwargs:
+            server = Server(cluster, **kwargs).__enter__()
+        else:
+            server = idle_servers.pop().serving(cluster) if idle_servers else Server(cluster).__enter__()
+            plain.append(server)
         servers.append(server)
         return server
 
     yield start
-    for server in servers:
-        server.__exit__(None, None, None)
     # Read-only, over the whole end-to-end suite: the plugin only ever GETs.
     methods = {entry["method"] for server in servers for entry in server.cluster.log}
+    for server in servers:
+        if server in plain:
+            idle_servers.append(server.serving(Cluster()))
+        else:
+            server.__exit__(None, None, None)
     assert methods <= {"GET", "HEAD"}, f"the plugin sent {methods}"
 
 

@@ -675,6 +675,12 @@ class Server:
         host = f"[{host}]" if ":" in host else host
         return f"{self.scheme}://{host}:{self.httpd.server_address[1]}"
 
+    def serving(self, cluster):
+        """From now on answer as ``cluster`` (a session's servers are reused
+        from test to test: tests/conftest.py, serve)."""
+        self.cluster = self.httpd.cluster = cluster
+        return self
+
     def __enter__(self):
         self.thread.start()
         return self
