@@ -141,7 +141,7 @@ object Service "snapshots" {{
     try:
         deadline = time.monotonic() + 90
         while line is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+            time.sleep(0.1)
             for path in sorted((dirs["SpoolDir"] / "perfdata").glob("service-perfdata.*")):
                 text = path.read_text().strip()
                 if text:
@@ -151,7 +151,7 @@ object Service "snapshots" {{
         # icinga2 may hang on SIGTERM: a short grace, then the whole group goes.
         os.killpg(daemon.pid, signal.SIGTERM)
         try:
-            daemon.wait(timeout=5)
+            daemon.wait(timeout=1)
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
