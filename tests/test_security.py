@@ -1,17 +1,21 @@
 """Credentials, TLS, redirects, hostile bodies: never a leak, never a hang.
 
 TLS, broken connections, proxies and a sample of the canary run the real
-script against a socket; the rest runs cli.main in-process (tests/incheck.py)."""
+script against a socket; compression on the wire and a refused connection
+run cli.main in-process over a real socket; the rest runs cli.main
+in-process without one (tests/incheck.py)."""
 import base64
 import gzip
 import os
+import time
+from unittest import mock
 
 import pytest
 
 from plugin.credentials import Redactor
 from plugin.options import parse_settings
 from tests.conftest import NOW_MS, first_line, now_ms, run_check, run_with_fault, runner
-from tests.incheck import main_with
+from tests.incheck import main_over_http, main_with
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
 from tests.pki import make_pki, server_context
 
@@ -27,6 +31,16 @@ def pki(tmp_path_factory):
 def cluster(now=NOW_MS, **kw):
     """One success an hour before ``now`` (pass now_ms() for the script as a subprocess)."""
     return Cluster("es8", {"backups": [Snap("s1", "SUCCESS", now - HOUR_MS)]}, **kw)
+
+
+@pytest.fixture
+def no_proxy_in_environ(monkeypatch):
+    """main_over_http runs in this process, and the plugin reads the proxy
+    variables from os.environ (urllib's getproxies): clear them, as the
+    script's environment had none."""
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
 
 
 def secret_file(tmp_path, value, mode=0o600):
@@ -165,12 +179,16 @@ def test_crit_connection_reset_mid_body(serve):
                                "the connection broke off in the middle of the answer")
 
 
-def test_unknown_oversized_body_is_refused(serve):
+def test_unknown_oversized_body_is_refused(serve, no_proxy_in_environ):
     """A gzip bomb: 100 MiB of spaces in 100 KB on the wire."""
     bomb = gzip.compress(b" " * (100 * 2**20), compresslevel=9)
-    code, line, where = run_with_fault(serve, cluster(now_ms()), "^/_snapshot/backups",
-                                       Override(200, bomb, headers={"Content-Encoding": "gzip"}), "-t", "20")
-    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {where}: answer larger than 96 MiB, refused")
+    c = cluster(now_ms())
+    c.overrides.append(("^/_snapshot/backups", Override(200, bomb, headers={"Content-Encoding": "gzip"})))
+    server = serve(c)
+    code, out, err = main_over_http("--url", server.url, "-t", "20")
+    assert err == ""
+    assert (code, first_line(out)) == (3, f"ES_SNAPSHOT UNKNOWN - list snapshots at {server.url[7:]}: "
+                                          "answer larger than 96 MiB, refused")
 
 
 def test_crit_retry_after_too_long(inproc):
@@ -181,9 +199,12 @@ def test_crit_retry_after_too_long(inproc):
 
 
 def test_ok_retry_after_that_fits(inproc):
-    code, line, _ = run_with_fault(inproc, cluster(), "^/$",
-                                   Override(429, b"{}", headers={"Retry-After": "1"}, times=1))
+    waited = []
+    with mock.patch.object(time, "sleep", waited.append):  # the plugin's wait, not the test's
+        code, line, _ = run_with_fault(inproc, cluster(), "^/$",
+                                       Override(429, b"{}", headers={"Retry-After": "1"}, times=1))
     assert (code, line) == (0, OK_LINE)
+    assert waited == [1.0]
 
 
 # -- the canary: no secret in any output, on any path, at -vvv -----------------
@@ -235,8 +256,8 @@ def canary_run(serve, path, how, tmp_path):
     assert CANARY not in out + err and not any(e in out + err for e in encoded)
 
 
-def test_canary_not_printed_on_connection_refused():
-    code, out, err = run_check("--url", f"http://monitor:{CANARY}@127.0.0.1:9", "-vvv")
+def test_canary_not_printed_on_connection_refused(no_proxy_in_environ):
+    code, out, err = main_over_http("--url", f"http://monitor:{CANARY}@127.0.0.1:9", "-vvv")
     assert code == 2 and CANARY not in out + err
 
 
