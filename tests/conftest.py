@@ -109,6 +109,13 @@ def serve(idle_servers):
     assert methods <= {"GET", "HEAD"}, f"the plugin sent {methods}"
 
 
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """One set of test certificates for the session (tests/pki.py)."""
+    from tests.pki import make_pki
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
 @pytest.fixture
 def inproc():
     """inproc(cluster) -> a URL for it; inproc.run(*args) -> (code, stdout, stderr)

@@ -71,16 +71,18 @@ def silent_resolver(tmp_path):
 @pytest.mark.skipif(not _can_unshare(), reason="needs root and unshare --mount (util-linux)")
 def test_unknown_within_t_when_resolver_never_answers(silent_resolver):
     inner = (f"mount --bind {silent_resolver} /etc/resolv.conf && "
-             f'exec "{sys.executable}" "{SCRIPT}" --url https://es.example.internal:9200 -t 5')
+             f'exec "{sys.executable}" "{SCRIPT}" --url https://es.example.internal:9200 -t 2')
     started = time.monotonic()
     result = subprocess.run(["unshare", "--mount", "sh", "-c", inner], capture_output=True, text=True,
                             env={"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}, timeout=60,
                             stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - started
     assert (result.returncode, result.stdout, result.stderr) == (
-        3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 5s (-t)\n", "")
+        3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 2s (-t)\n", "")
     # -t counts from the start of the process; unshare and mount add a little.
-    assert elapsed < 5.6
+    # (The issue's -t 5 ran 10.7 s; -t 2 proves the same against the
+    # resolver's 5 s per try in 2 s.)
+    assert elapsed < 2.6
 
 
 # -- 2. the last alarm always wins ---------------------------------------------
@@ -305,12 +307,6 @@ def test_retry_after_takes_only_ascii_digits(value):
 
 
 # -- 6, 7. trust and credentials come from the command line ----------------------
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    from tests.pki import make_pki
-    return make_pki(tmp_path_factory.mktemp("pki"))
-
 
 def test_crit_ca_cert_wins_over_requests_ca_bundle(serve, pki):
     """Before: the variable's bundle verified the self-signed server, --ca-cert bypassed."""

@@ -17,15 +17,10 @@ from plugin.options import parse_settings
 from tests.conftest import NOW_MS, first_line, now_ms, run_check, run_with_fault, runner
 from tests.incheck import main_over_http, main_with
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
-from tests.pki import make_pki, server_context
+from tests.pki import server_context
 
 CANARY = "canary-s3cret-7f3a"
 OK_LINE = "ES_SNAPSHOT OK - s1 SUCCESS, 1h old (repo backups)"
-
-
-@pytest.fixture(scope="session")
-def pki(tmp_path_factory):
-    return make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def cluster(now=NOW_MS, **kw):
