@@ -259,7 +259,13 @@ def _size_from_index_details(entry):
     if any(isinstance(s, OutOfRange) or (isinstance(s, int) and not in_range(s)) for s in sizes):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field 'size_in_bytes' is out of range")
     sizes = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool) and s >= 0]
-    return sum(sizes) if sizes else None
+    total = sum(sizes) if sizes else None
+    # Each index may hold 2^63-1 and still add up past what perfdata (and a
+    # real snapshot) can hold: the total is a field too.
+    if total is not None and not in_range(total):
+        raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: field 'size_in_bytes' is out of range "
+                                 "(the indices add up to 2^63 bytes or more)")
+    return total
 
 
 def _policy(entry):

@@ -90,7 +90,7 @@ def test_out_of_range_sizes_never_reach_perfdata(sizes):
     assert_one_clean_bounded_line(check)
     for result in check.results:
         if result.metric and result.metric.name == "size":
-            assert 0 <= result.metric.value < 2 ** 64
+            assert 0 <= result.metric.value < 2 ** 63
 
 
 @FAST

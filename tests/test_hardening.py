@@ -269,6 +269,9 @@ def test_unknown_perfdata_number_of_4200_digits(inproc):
     ("duration_in_millis", "Infinity", "field 'duration_in_millis' is out of range (Infinity)"),
     ("start_time_in_millis", 1e300, "field 'start_time_in_millis' is out of range"),
     ("index_details", {"i": {"size_in_bytes": 2**64}}, "field 'size_in_bytes' is out of range"),
+    # Each in range, their sum not (hypothesis found 2 + 2 x (2^63-1) in perfdata).
+    ("index_details", {"i": {"size_in_bytes": 2**63 - 1}, "j": {"size_in_bytes": 1}},
+     "field 'size_in_bytes' is out of range (the indices add up to 2^63 bytes or more)"),
 ])
 @pytest.mark.parametrize("verbosity", [[], ["-vvv"], ["--format", "json"]])
 def test_unknown_number_out_of_range_names_the_field(inproc, field, value, words, verbosity):
