@@ -25,18 +25,17 @@ import pytest
 
 from plugin import __version__
 from tests.conftest import ROOT, now_ms
-from tests.fake_es import HOUR_MS, Cluster, Snap
+from tests.fake_es import HOUR_MS, Cluster, Server, Snap
 from tests.test_integrations import ICINGA, generate, icinga_config, nagios_objects, need
 
 
-@pytest.fixture
-def argv_plugin_dir(tmp_path):
-    """A plugin directory whose check_es_snapshot records the command line
-    Icinga built (one shell-quoted line per run, headed by CHECK_SERVICE),
-    then runs the real plugin with it."""
-    directory = tmp_path / "plugins"
+def logging_plugin_dir(base):
+    """A plugin directory under ``base`` whose check_es_snapshot records the
+    command line Icinga built (one shell-quoted line per run, headed by
+    CHECK_SERVICE), then runs the real plugin with it: (directory, log)."""
+    directory = base / "plugins"
     directory.mkdir()
-    log = tmp_path / "argv.log"
+    log = base / "argv.log"
     wrapper = directory / "check_es_snapshot"
     wrapper.write_text(f"""#!/bin/sh
 {{ printf '%s' "$CHECK_SERVICE"; for a in "$@"; do printf ' %s' "'$a'"; done; echo; }} >> "{log}"
@@ -44,6 +43,11 @@ exec "{sys.executable}" "{ROOT / 'check_es_snapshot.py'}" "$@"
 """)
     wrapper.chmod(0o755)
     return directory, log
+
+
+@pytest.fixture
+def argv_plugin_dir(tmp_path):
+    return logging_plugin_dir(tmp_path)
 
 
 def command_lines(log):
@@ -113,58 +117,66 @@ def healthy_cluster():
     return Cluster("es8", {"backups": [Snap("nightly", "SUCCESS", now_ms() - 2 * HOUR_MS)]})
 
 
-# -- 1. IPv6 -------------------------------------------------------------------
+# -- 1. IPv6 and 3. verbosity: one Icinga 2 daemon runs the services of both ---
 
-def test_ipv6_only_host_is_checked_over_ipv6(tmp_path, argv_plugin_dir, serve):
-    """Without es_snapshot_url the command builds the URL from the host's
-    address; an IPv6 one must be bracketed, or the plugin refuses it."""
-    plugin_dir, log = argv_plugin_dir
-    v6 = serve(healthy_cluster(), host="::1")
-    v4 = serve(healthy_cluster())
-    port6, port4 = v6.httpd.server_address[1], v4.httpd.server_address[1]
-    body = '''
+IPV6_HOSTS = '''
 object Host "v6-only" { check_command = "dummy"; address6 = "::1"; check_interval = 1h }
 object Host "dual-stack" { check_command = "dummy"; address = "127.0.0.1"; address6 = "::1"
   vars.check_ipv6 = true; check_interval = 1h }
 object Host "v4" { check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }
 object Host "by-name" { check_command = "dummy"; address = "localhost"; check_interval = 1h }
 '''
-    ports = {"v6-only": port6, "dual-stack": port6, "v4": port4, "by-name": port4}
-    for host, port in ports.items():
-        body += f'''object Service "{host}-snapshots" {{ host_name = "{host}"; check_command = "es_snapshot_logged"
+VERBOSITY_LEVELS = {"unset": None, "zero": "0", "one": "1", "two": "2", "three": "3", "nine": "9",
+                    "true": "true", "false": "false", "text-two": '"2"'}
+
+
+@pytest.fixture(scope="module")
+def icinga_ran(tmp_path_factory):
+    """One daemon (each costs about 2.5 s) for the IPv6 hosts, whose URL the
+    command builds from the address, and for a service per verbosity value.
+    Yields (results, command lines, IPv6 cluster, IPv4 cluster)."""
+    base = tmp_path_factory.mktemp("icinga")
+    plugin_dir, log = logging_plugin_dir(base)
+    with Server(healthy_cluster(), host="::1") as v6, Server(healthy_cluster()) as v4:
+        port6, port4 = v6.httpd.server_address[1], v4.httpd.server_address[1]
+        ports = {"v6-only": port6, "dual-stack": port6, "v4": port4, "by-name": port4}
+        body = IPV6_HOSTS
+        for host, port in ports.items():
+            body += f'''object Service "{host}-snapshots" {{ host_name = "{host}"; check_command = "es_snapshot_logged"
   check_interval = 1s; vars.es_snapshot_port = {port} }}
 '''
-    results = run_icinga(tmp_path, plugin_dir, body, [f"{h}-snapshots" for h in ports])
-    argv = command_lines(log)
-    urls = {host: argv[f"{host}-snapshots"][argv[f"{host}-snapshots"].index("--url") + 1] for host in ports}
+        body += 'object Host "es" { check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }\n'
+        for name, value in VERBOSITY_LEVELS.items():
+            body += f'''object Service "{name}" {{ host_name = "es"; check_command = "es_snapshot_logged"
+  check_interval = 1s; vars.es_snapshot_url = "{v4.url}"
+  {f"vars.es_snapshot_verbose = {value}" if value else ""} }}
+'''
+        results = run_icinga(base, plugin_dir, body, [f"{h}-snapshots" for h in ports] + list(VERBOSITY_LEVELS))
+        yield results, command_lines(log), v6.cluster, v4.cluster
+
+
+def test_ipv6_only_host_is_checked_over_ipv6(icinga_ran):
+    """Without es_snapshot_url the command builds the URL from the host's
+    address; an IPv6 one must be bracketed, or the plugin refuses it."""
+    results, argv, v6, v4 = icinga_ran
+    hosts = ("v6-only", "dual-stack", "v4", "by-name")
+    urls = {host: argv[f"{host}-snapshots"][argv[f"{host}-snapshots"].index("--url") + 1] for host in hosts}
     assert urls == {"v6-only": "http://[::1]:9200", "dual-stack": "http://[::1]:9200",
                     "v4": "http://127.0.0.1:9200", "by-name": "http://localhost:9200"}
-    for host in ports:
+    for host in hosts:
         assert results[f"{host}-snapshots"]["STATE"] == "OK", results[f"{host}-snapshots"]
         assert results[f"{host}-snapshots"]["PERFDATA"].startswith("age=")
     # The IPv6 cluster really was the one asked, over IPv6.
-    assert len(v6.cluster.log) >= 2 * 3 and v4.cluster.log
+    assert len(v6.log) >= 2 * 3 and v4.log
 
 
-# -- 3. verbosity ----------------------------------------------------------------
-
-def test_icinga_verbosity_number_passes_that_many_v(tmp_path, argv_plugin_dir, serve):
-    plugin_dir, log = argv_plugin_dir
-    server = serve(healthy_cluster())
-    levels = {"unset": None, "zero": "0", "one": "1", "two": "2", "three": "3", "nine": "9",
-              "true": "true", "false": "false", "text-two": '"2"'}
-    body = 'object Host "es" { check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }\n'
-    for name, value in levels.items():
-        body += f'''object Service "{name}" {{ host_name = "es"; check_command = "es_snapshot_logged"
-  check_interval = 1s; vars.es_snapshot_url = "{server.url}"
-  {f"vars.es_snapshot_verbose = {value}" if value else ""} }}
-'''
-    results = run_icinga(tmp_path, plugin_dir, body, list(levels))
-    counts = {name: args.count("-v") for name, args in command_lines(log).items()}
+def test_icinga_verbosity_number_passes_that_many_v(icinga_ran):
+    results, argv, _, _ = icinga_ran
+    counts = {name: argv[name].count("-v") for name in VERBOSITY_LEVELS}
     assert counts == {"unset": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "nine": 3,
                       "true": 1, "false": 0, "text-two": 2}
-    assert not any("--verbose" in args for args in command_lines(log).values())
-    assert {r["STATE"] for r in results.values()} == {"OK"}
+    assert not any("--verbose" in argv[name] for name in VERBOSITY_LEVELS)
+    assert {results[name]["STATE"] for name in VERBOSITY_LEVELS} == {"OK"}
 
 
 # -- 5. the Debian package ---------------------------------------------------------
