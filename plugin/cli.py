@@ -142,7 +142,10 @@ class _Boundary(io.TextIOBase):
             else:
                 encoding = getattr(self.stream, "encoding", None) or "utf-8"
                 self.stream.write(text.encode(encoding, "replace").decode(encoding))
-        self.stream.flush()
+        # Nothing held and the stream gone (the boundary collected after
+        # whoever owned the stream closed it): nothing to flush, no error.
+        if not getattr(self.stream, "closed", False):
+            self.stream.flush()
 
 
 def _say(line, code):

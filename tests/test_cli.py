@@ -1,4 +1,5 @@
 """main() itself: the run's own deadline, and unexpected errors, as one line."""
+import io
 import json
 import time
 
@@ -81,3 +82,24 @@ def test_vvv_internal_error_line_is_one_clean_line(monkeypatch, capsys):
     code, out = run_main(monkeypatch, capsys, NastyClient(), "-vvv")
     assert code == 3
     assert out.out.splitlines()[0] == "ES_SNAPSHOT UNKNOWN - internal error: RuntimeError: first line second / line"
+
+
+def test_boundary_closes_quietly_after_its_stream_was_closed():
+    """Python 3.13 flushes an io object when it is collected: a boundary
+    collected after the stream it wrote to was closed must not raise then."""
+    stream = io.StringIO()
+    boundary = cli._Boundary(stream)
+    boundary.write("ES_SNAPSHOT OK\n")
+    boundary.flush()
+    assert stream.getvalue() == "ES_SNAPSHOT OK\n"
+    stream.close()
+    boundary.close()  # nothing held: nothing to write, no ValueError
+
+
+def test_boundary_still_fails_to_write_held_text_to_a_closed_stream():
+    stream = io.StringIO()
+    boundary = cli._Boundary(stream)
+    boundary.write("held")
+    stream.close()
+    with pytest.raises(ValueError):
+        boundary.flush()
