@@ -26,7 +26,7 @@ import pytest
 from plugin import __version__
 from tests.conftest import ROOT, now_ms
 from tests.fake_es import HOUR_MS, Cluster, Server, Snap
-from tests.test_integrations import ICINGA, generate, icinga_config, nagios_objects, need
+from tests.test_integrations import ICINGA, generate, icinga_config, nagios_objects, need, start_logged, tail
 
 
 def logging_plugin_dir(base):
@@ -79,8 +79,8 @@ def run_icinga(tmp_path, plugin_dir, body, services, timeout=90, config=icinga_c
     is always stopped, also when the wait fails."""
     icinga2 = need("icinga2")
     main, defines, dirs = config(tmp_path, plugin_dir, PERFDATA_WRITER + body)
-    daemon = subprocess.Popen([icinga2, "daemon", "-c", str(main), *defines], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "icinga2.out"
+    daemon = start_logged([icinga2, "daemon", "-c", str(main), *defines], log)
     results = {}
     try:
         deadline = time.monotonic() + timeout
@@ -96,7 +96,7 @@ def run_icinga(tmp_path, plugin_dir, body, services, timeout=90, config=icinga_c
     finally:
         stop(daemon)
     missing = set(services) - set(results)
-    assert not missing, f"Icinga ran no check for {missing}: " + daemon.stdout.read().decode()[-3000:]
+    assert not missing, f"Icinga ran no check for {missing}: " + tail(log)
     return results
 
 
@@ -111,6 +111,7 @@ def stop(process):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
 
 
 def healthy_cluster():
@@ -523,10 +524,10 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def wait_for_port(port, process, what, timeout=60):
+def wait_for_port(port, process, log, what, timeout=60):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, f"{what} exited: " + process.stdout.read().decode()[-2000:]
+        assert process.poll() is None, f"{what} exited: " + tail(log, 2000)
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
@@ -600,14 +601,17 @@ DATABASES = {{"default": {{"NAME": "{root}/graphite.db", "ENGINE": "django.db.ba
            "GRAPHITE_SETTINGS_MODULE": "graphite_test_settings"}
     processes = []
     try:
-        processes.append(subprocess.Popen([carbon, f"--config={conf / 'carbon.conf'}", "--debug", "start"],
-                                          env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                          start_new_session=True))
-        wait_for_port(line_port, processes[0], "carbon-cache")
-        processes.append(subprocess.Popen([DEBIAN_PYTHON, "-c", server], env=env, cwd=root,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True))
+        carbon_log = root / "carbon.out"
+        processes.append(start_logged([carbon, f"--config={conf / 'carbon.conf'}", "--debug", "start"],
+                                      carbon_log, env=env, cwd=root))
+        wait_for_port(line_port, processes[0], carbon_log, "carbon-cache")
+        # stdout carries the port (one line, then nothing); the rest goes to a file.
+        web_log = root / "graphite-web.out"
+        with open(web_log, "wb") as errors:
+            processes.append(subprocess.Popen([DEBIAN_PYTHON, "-c", server], env=env, cwd=root,
+                                              stdout=subprocess.PIPE, stderr=errors, start_new_session=True))
         web_port = int(processes[1].stdout.readline() or 0)
-        assert web_port, "graphite-web did not start: " + processes[1].stderr.read().decode()[-2000:]
+        assert web_port, "graphite-web did not start: " + tail(web_log, 2000)
         yield line_port, f"http://127.0.0.1:{web_port}"
     finally:
         for process in processes:
@@ -655,8 +659,8 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
     # size (enough for a graph that shows lines, not dots).
     icinga2 = need("icinga2")
     main, defines, dirs = icinga_config(tmp_path, plugin_dir, PERFDATA_WRITER + body)
-    daemon = subprocess.Popen([icinga2, "daemon", "-c", str(main), *defines], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "icinga2.out"
+    daemon = start_logged([icinga2, "daemon", "-c", str(main), *defines], log)
     wanted = [f"{prefix}.{label}.value" for label in ("age", "duration", "size")]
     points = {}
     try:
@@ -668,8 +672,7 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
                 break
     finally:
         stop(daemon)
-    assert all(len(values) >= POINTS for values in points.values()), (
-        points, daemon.stdout.read().decode()[-2000:])
+    assert all(len(values) >= POINTS for values in points.values()), (points, tail(log, 2000))
     age, duration, size = (points[path] for path in wanted)
     assert all(5 * 3600 <= v < 5 * 3600 + 120 for v in age), age
     assert set(duration) == {600.0} and set(size) == {3.0 * 2**30}

@@ -70,6 +70,19 @@ def test_vars_table_is_in_readme():
 
 # -- Icinga 2 ------------------------------------------------------------------
 
+def start_logged(args, log, **kwargs):
+    """Popen with stdout and stderr in the file ``log``, never a pipe: a
+    daemon logging into a pipe nobody reads blocks once 64 KB are
+    written (carbon-cache --debug did, after three points per metric)."""
+    with open(log, "wb") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, **kwargs)
+
+
+def tail(log, size=3000):
+    return Path(log).read_bytes()[-size:].decode(errors="replace") if Path(log).exists() else ""
+
+
 def icinga_config(tmp_path, plugin_dir, body):
     main = tmp_path / "icinga2.conf"
     main.write_text(f'''
@@ -135,8 +148,8 @@ object Service "snapshots" {{
 }}
 '''
     main, defines, dirs = icinga_config(tmp_path, plugin_dir, body)
-    daemon = subprocess.Popen([icinga2, "daemon", "-c", str(main), *defines], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, start_new_session=True)
+    log = tmp_path / "icinga2.out"
+    daemon = start_logged([icinga2, "daemon", "-c", str(main), *defines], log)
     line = None
     try:
         deadline = time.monotonic() + 90
@@ -155,7 +168,7 @@ object Service "snapshots" {{
         except subprocess.TimeoutExpired:
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait()
-    assert line is not None, "Icinga ran no check: " + daemon.stdout.read().decode()[-2000:]
+    assert line is not None, "Icinga ran no check: " + tail(log, 2000)
     fields = dict(item.split("::", 1) for item in line.split("\t"))
     assert fields["STATE"] == "WARNING" and fields["EXIT"] == "1"
     assert fields["OUTPUT"].strip() == "ES_SNAPSHOT WARNING - half PARTIAL 1h ago, 2/5 shards failed (repo backups)"
