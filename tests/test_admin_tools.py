@@ -639,6 +639,37 @@ def module_charts(tmp_path, web, charts):
     return json.loads(drawn.stdout)
 
 
+GRAPHITE_PREFIX = "icinga2.es-1.services.snapshots.es_snapshot.perfdata"
+
+
+def icinga_feeds_graphite(tmp_path, plugin_dir, server, line_port, web, labels):
+    """Run Icinga 2 (check every second, GraphiteWriter to carbon) until
+    graphite-web returns POINTS points of each perfdata label's value (enough
+    for a graph that shows lines, not dots): {label: [values]}."""
+    body = f'''
+object GraphiteWriter "graphite" {{ host = "127.0.0.1"; port = {line_port}; enable_send_thresholds = true }}
+object Host "es-1" {{ check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }}
+object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot"; check_interval = 1s
+  vars.es_snapshot_url = "{server.url}" }}
+'''
+    main, defines, _ = icinga_config(tmp_path, plugin_dir, PERFDATA_WRITER + body)
+    log = tmp_path / "icinga2.out"
+    daemon = start_logged([need("icinga2"), "daemon", "-c", str(main), *defines], log)
+    paths = {label: f"{GRAPHITE_PREFIX}.{label}.value" for label in labels}
+    points = {}
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and daemon.poll() is None:
+            time.sleep(1)
+            points = {label: render_json(web, path).get(path, []) for label, path in paths.items()}
+            if all(len(values) >= POINTS for values in points.values()):
+                break
+    finally:
+        stop(daemon)
+    assert all(len(points.get(label, ())) >= POINTS for label in labels), (points, tail(log, 2000))
+    return points
+
+
 @pytest.mark.system
 def test_graphite_chain_draws_the_template(tmp_path, argv_plugin_dir, serve, graphite):
     """Icinga 2's GraphiteWriter -> carbon -> graphite-web, then the graphite
@@ -648,34 +679,10 @@ def test_graphite_chain_draws_the_template(tmp_path, argv_plugin_dir, serve, gra
     plugin_dir, _ = argv_plugin_dir
     server = serve(Cluster("es8", {"backups": [
         Snap("nightly", "SUCCESS", now_ms() - 5 * HOUR_MS, duration_ms=600_000, size_bytes=3 * 2**30)]}))
-    prefix = "icinga2.es-1.services.snapshots.es_snapshot.perfdata"
-    body = f'''
-object GraphiteWriter "graphite" {{ host = "127.0.0.1"; port = {line_port}; enable_send_thresholds = true }}
-object Host "es-1" {{ check_command = "dummy"; address = "127.0.0.1"; check_interval = 1h }}
-object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot"; check_interval = 1s
-  vars.es_snapshot_url = "{server.url}" }}
-'''
-    # Run Icinga until graphite-web returns a few points of age, duration and
-    # size (enough for a graph that shows lines, not dots).
-    icinga2 = need("icinga2")
-    main, defines, dirs = icinga_config(tmp_path, plugin_dir, PERFDATA_WRITER + body)
-    log = tmp_path / "icinga2.out"
-    daemon = start_logged([icinga2, "daemon", "-c", str(main), *defines], log)
-    wanted = [f"{prefix}.{label}.value" for label in ("age", "duration", "size")]
-    points = {}
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and daemon.poll() is None:
-            time.sleep(1)
-            points = {path: render_json(web, path).get(path, []) for path in wanted}
-            if all(len(values) >= POINTS for values in points.values()):
-                break
-    finally:
-        stop(daemon)
-    assert all(len(values) >= POINTS for values in points.values()), (points, tail(log, 2000))
-    age, duration, size = (points[path] for path in wanted)
-    assert all(5 * 3600 <= v < 5 * 3600 + 120 for v in age), age
-    assert set(duration) == {600.0} and set(size) == {3.0 * 2**30}
+    prefix = GRAPHITE_PREFIX
+    points = icinga_feeds_graphite(tmp_path, plugin_dir, server, line_port, web, ("age", "duration", "size"))
+    assert all(5 * 3600 <= v < 5 * 3600 + 120 for v in points["age"]), points["age"]
+    assert set(points["duration"]) == {600.0} and set(points["size"]) == {3.0 * 2**30}
     thresholds = render_json(web, f"{prefix}.age.{{warn,crit}}")
     assert {k.rsplit(".", 1)[1]: set(v) for k, v in thresholds.items()} == {"warn": {93600.0}, "crit": {180000.0}}
 
@@ -683,8 +690,7 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
     charts = tmp_path / "charts"
     result = module_charts(tmp_path, web, charts)
     metrics = {name: [chart["metrics"] for chart in found] for name, found in result.items()}
-    assert metrics["es_snapshot-age"] == [{"age_value": f"{prefix}.age.value", "age_warn": f"{prefix}.age.warn",
-                                           "age_crit": f"{prefix}.age.crit"}]
+    assert metrics["es_snapshot-age"] == [AGGREGATE_AGE]
     assert metrics["es_snapshot-duration"] == [{"duration_value": f"{prefix}.duration.value",
                                                 "running_value": f"{prefix}.running.value"}]
     assert metrics["es_snapshot-size"] == [{"size_value": f"{prefix}.size.value"}]
@@ -698,27 +704,28 @@ object Service "snapshots" {{ host_name = "es-1"; check_command = "es_snapshot";
     shutil.copy(charts / "es_snapshot-age-0.png", tmp_path / "age.png")
 
 
+AGGREGATE_AGE = {"age_value": f"{GRAPHITE_PREFIX}.age.value", "age_warn": f"{GRAPHITE_PREFIX}.age.warn",
+                 "age_crit": f"{GRAPHITE_PREFIX}.age.crit"}
+
+
 @pytest.mark.system
-def test_graphite_template_graphs_each_repository(tmp_path, graphite):
-    """The per-repository graphs, fed to carbon in the GraphiteWriter's path
-    and label scheme (<repo>_age, ...) as the check writes them with two or
-    more repositories: the module combines the curves of each repository."""
+def test_graphite_template_graphs_each_repository(tmp_path, argv_plugin_dir, serve, graphite):
+    """With two repositories the check adds <repo>_age, ... to its perfdata;
+    through the same chain (Icinga 2, GraphiteWriter, carbon, graphite-web)
+    the module draws one chart per repository, and the aggregate charts keep
+    to the aggregate paths."""
     line_port, web = graphite
-    prefix = "icinga2.es-1.services.snapshots.es_snapshot.perfdata"
-    now = int(time.time())
-    lines = []
-    for repo, age in (("backups", 7200), ("aliyun_auto_snapshot", 600)):
-        for step in range(3):
-            stamp = now - 3 + step
-            lines += [f"{prefix}.{repo}_age.value {age + step} {stamp}", f"{prefix}.{repo}_age.warn 93600 {stamp}",
-                      f"{prefix}.{repo}_age.crit 180000 {stamp}", f"{prefix}.{repo}_duration.value 60 {stamp}",
-                      f"{prefix}.{repo}_running.value 0 {stamp}", f"{prefix}.{repo}_size.value 5000000 {stamp}",
-                      f"{prefix}.{repo}_failed_streak.value 0 {stamp}"]
-    with socket.create_connection(("127.0.0.1", line_port)) as carbon:
-        carbon.sendall(("\n".join(lines) + "\n").encode())
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(render_json(web, f"{prefix}.*_age.value")) < 2:
-        time.sleep(0.5)
+    plugin_dir, _ = argv_plugin_dir
+    server = serve(Cluster("es8", {
+        "backups": [Snap("nightly", "SUCCESS", now_ms() - 2 * HOUR_MS, duration_ms=60_000, size_bytes=5_000_000)],
+        "aliyun_auto_snapshot": [Snap("auto", "SUCCESS", now_ms() - 600_000, duration_ms=30_000,
+                                      size_bytes=2**30)]}))
+    prefix = GRAPHITE_PREFIX
+    points = icinga_feeds_graphite(tmp_path, plugin_dir, server, line_port, web,
+                                   ("age", "backups_age", "aliyun_auto_snapshot_age", "aliyun_auto_snapshot_size"))
+    assert all(2 * 3600 <= v < 2 * 3600 + 120 for v in points["backups_age"]), points["backups_age"]
+    assert all(600 <= v < 600 + 120 for v in points["aliyun_auto_snapshot_age"]), points["aliyun_auto_snapshot_age"]
+    assert set(points["aliyun_auto_snapshot_size"]) == {float(2**30)}
     charts = tmp_path / "charts"
     result = module_charts(tmp_path, web, charts)
     repos = {chart["variables"]["repo"]: chart["metrics"] for chart in result["es_snapshot-repository-age"]}
@@ -729,10 +736,11 @@ def test_graphite_template_graphs_each_repository(tmp_path, graphite):
     for kind in ("duration", "size", "failed"):
         assert sorted(c["variables"]["repo"] for c in result[f"es_snapshot-repository-{kind}"]) == [
             "aliyun_auto_snapshot", "backups"]
-    # The aggregate graphs stay away from per-repository paths.
-    assert result["es_snapshot-age"] == []
+    # The aggregate graphs keep to the aggregate paths.
+    assert [chart["metrics"] for chart in result["es_snapshot-age"]] == [AGGREGATE_AGE]
     for chart in result["es_snapshot-repository-age"]:
-        assert Path(chart["png"]).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        png = Path(chart["png"]).read_bytes()
+        assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5000, chart
 
 
 # -- 6. option parity ------------------------------------------------------------
