@@ -118,6 +118,12 @@ def run_main(cluster, *args, env=None, now_ms=NOW_MS):
     return main_with({BASE: cluster}, "--url", BASE, *args, env=env, now_ms=now_ms)
 
 
+def main_with_client(client, *args, env=None):
+    """``check_es_snapshot.py *args`` in-process with ``client`` in place of
+    the EsClient: (exit code, stdout, stderr)."""
+    return main_with(None, *args, env=env, client=client)
+
+
 def main_over_http(*args, env=None):
     """``check_es_snapshot.py *args`` in-process but over real sockets (a
     fake_es.Server): HTTP, gzip and the streaming decoder without the cost
@@ -125,12 +131,14 @@ def main_over_http(*args, env=None):
     return main_with(None, *args, env=env, now_ms=None)
 
 
-def main_with(clusters, *args, env=None, now_ms=NOW_MS):
+def main_with(clusters, *args, env=None, now_ms=NOW_MS, client=None):
     """``check_es_snapshot.py *args`` in-process against {base URL: cluster}
     (None: the real network): (exit code, stdout, stderr), as run_check
     returns them for the script.
 
     ``env`` is the whole environment the script sees, as with run_check.
+    ``client`` stands in for the EsClient (a stub that hangs or raises, for
+    the run's own deadline and internal errors).
     """
     build = cli.build_check
     plugin_log = logging.getLogger("nagiosplugin.es_snapshot")
@@ -147,6 +155,8 @@ def main_with(clusters, *args, env=None, now_ms=NOW_MS):
     try:
         with (routed_all(clusters) if clusters is not None else contextlib.nullcontext()), \
                 mock.patch.object(cli, "build_check", lambda s, c: build(s, c, now_ms=now_ms)), \
+                (mock.patch.object(cli, "make_client", lambda *a: client) if client is not None
+                 else contextlib.nullcontext()), \
                 contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
                 cli.main(list(args), environ=dict(env or {}))

@@ -6,6 +6,7 @@ import pytest
 
 from plugin import cli
 from plugin.deadline import Deadline, DeadlineExceeded
+from tests.incheck import main_with_client
 
 
 class HangingClient:
@@ -20,31 +21,24 @@ class BrokenClient:
         raise ZeroDivisionError("a bug, not the cluster")
 
 
-def run_main(monkeypatch, capsys, client, *argv):
-    monkeypatch.setattr(cli, "make_client", lambda settings, deadline, redact: client)
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(list(argv), environ={})
-    return exit_.value.code, capsys.readouterr()
-
-
-def test_unknown_when_the_run_itself_times_out(monkeypatch, capsys):
+def test_unknown_when_the_run_itself_times_out():
     started = time.monotonic()
-    code, out = run_main(monkeypatch, capsys, HangingClient(), "-t", "1")
+    code, out, err = main_with_client(HangingClient(), "-t", "1")
     assert time.monotonic() - started < 1.5
-    assert (code, out.out, out.err) == (3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 1s (-t)\n", "")
+    assert (code, out, err) == (3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 1s (-t)\n", "")
 
 
-def test_unknown_internal_error_is_one_line(monkeypatch, capsys):
-    code, out = run_main(monkeypatch, capsys, BrokenClient())
-    assert (code, out.out, out.err) == (
+def test_unknown_internal_error_is_one_line():
+    code, out, err = main_with_client(BrokenClient())
+    assert (code, out, err) == (
         3, "ES_SNAPSHOT UNKNOWN - internal error: ZeroDivisionError: a bug, not the cluster\n", "")
 
 
-def test_vvv_shows_the_traceback(monkeypatch, capsys):
-    code, out = run_main(monkeypatch, capsys, BrokenClient(), "-vvv")
-    lines = out.out.splitlines()
+def test_vvv_shows_the_traceback():
+    code, out, err = main_with_client(BrokenClient(), "-vvv")
+    lines = out.splitlines()
     assert code == 3 and lines[0].startswith("ES_SNAPSHOT UNKNOWN - internal error: ZeroDivisionError")
-    assert "Traceback (most recent call last):" in lines and out.err == ""
+    assert "Traceback (most recent call last):" in lines and err == ""
 
 
 def test_deadline_fires_at_the_budget_and_again_before_t():
@@ -64,23 +58,23 @@ def test_deadline_fires_at_the_budget_and_again_before_t():
     assert 0.75 < first < 0.9 and 0.85 < second < 1.0
 
 
-def test_json_when_the_run_itself_times_out(monkeypatch, capsys):
-    code, out = run_main(monkeypatch, capsys, HangingClient(), "-t", "1", "--format", "json")
-    document = json.loads(out.out)
+def test_json_when_the_run_itself_times_out():
+    code, out, err = main_with_client(HangingClient(), "-t", "1", "--format", "json")
+    document = json.loads(out)
     assert (code, document["state"], document["exit_code"]) == (3, "UNKNOWN", 3)
     assert document["summary"] == "plugin timed out after 1s (-t)"
     assert sorted(document) == ["cluster", "exit_code", "health", "metrics", "notes", "plugin",
                                 "reasons", "repositories", "slm", "state", "summary", "version"]
 
 
-def test_vvv_internal_error_line_is_one_clean_line(monkeypatch, capsys):
+def test_vvv_internal_error_line_is_one_clean_line():
     class NastyClient:
         def get(self, path, params=None, *, what=""):
             raise RuntimeError("first line\nsecond | line")
 
-    code, out = run_main(monkeypatch, capsys, NastyClient(), "-vvv")
+    code, out, err = main_with_client(NastyClient(), "-vvv")
     assert code == 3
-    assert out.out.splitlines()[0] == "ES_SNAPSHOT UNKNOWN - internal error: RuntimeError: first line second / line"
+    assert out.splitlines()[0] == "ES_SNAPSHOT UNKNOWN - internal error: RuntimeError: first line second / line"
 
 
 def test_boundary_closes_quietly_after_its_stream_was_closed(tmp_path):

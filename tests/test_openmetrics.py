@@ -14,7 +14,7 @@ from plugin.errors import EsError
 from plugin.openmetrics import CHECK_STATE, FACTS, REPOSITORY_STATE, UP, label_value, openmetrics_report
 from tests.conftest import NOW_MS, ROOT, SCRIPT, now_ms, run_check
 from tests.fake_es import Cluster, Snap, daily
-from tests.incheck import judged
+from tests.incheck import judged, main_with_client
 from tests.test_cli import HangingClient
 
 S = 1000
@@ -52,12 +52,8 @@ def samples(text):
     return found
 
 
-def run_main(monkeypatch, capsys, client, *argv):
-    monkeypatch.setattr(cli, "make_client", lambda settings, deadline, redact: client)
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["--format", "openmetrics", *argv], environ={})
-    out = capsys.readouterr()
-    return exit_.value.code, out.out, out.err
+def run_main(client, *argv):
+    return main_with_client(client, "--format", "openmetrics", *argv)
 
 
 def test_ok_one_repository_carries_every_fact():
@@ -154,12 +150,12 @@ def test_label_value_escapes_exactly_the_three_characters():
     assert label_value('a\\b"c\nd\te') == 'a\\\\b\\"c\\nd\te'
 
 
-def test_crit_cluster_unreachable_prints_a_valid_exposition(monkeypatch, capsys):
+def test_crit_cluster_unreachable_prints_a_valid_exposition():
     class RefusedClient:
         def get(self, path, params=None, *, what=""):
             raise EsError(f"cannot {what} at es:9200: connection refused", state=cli.nagiosplugin.Critical)
 
-    code, out, err = run_main(monkeypatch, capsys, RefusedClient(), "-r", "backups", "-r", "logs")
+    code, out, err = run_main(RefusedClient(), "-r", "backups", "-r", "logs")
     assert (code, err) == (2, "")
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 2,
                             ("es_snapshot_state", "backups"): 2, ("es_snapshot_state", "logs"): 2}
@@ -173,19 +169,19 @@ def test_unknown_authentication_refused_over_http(inproc):
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 3}
 
 
-def test_unknown_plugin_timeout_prints_a_valid_exposition(monkeypatch, capsys):
-    code, out, err = run_main(monkeypatch, capsys, HangingClient(), "-t", "1", "-r", "b")
+def test_unknown_plugin_timeout_prints_a_valid_exposition():
+    code, out, err = run_main(HangingClient(), "-t", "1", "-r", "b")
     assert (code, err) == (3, "")
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 3,
                             ("es_snapshot_state", "b"): 3}
 
 
-def test_unknown_internal_error_keeps_the_file_valid_and_says_why_on_stderr(monkeypatch, capsys):
+def test_unknown_internal_error_keeps_the_file_valid_and_says_why_on_stderr():
     class BrokenClient:
         def get(self, path, params=None, *, what=""):
             raise ZeroDivisionError(f"a bug near {CANARY}")
 
-    code, out, err = run_main(monkeypatch, capsys, BrokenClient(), "--password", CANARY, "--user", "u")
+    code, out, err = run_main(BrokenClient(), "--password", CANARY, "--user", "u")
     assert code == 3
     assert samples(out)["es_snapshot_check_state", None] == 3
     assert err.startswith("ES_SNAPSHOT UNKNOWN - internal error: ZeroDivisionError: a bug near ")
