@@ -151,16 +151,17 @@ def run_with_fault(serve, cluster, pattern, override, *args):
 # service stack (the Debian package, dpkg -i as root; Icinga Director on its
 # own PostgreSQL; carbon and graphite-web): about 25 s, and nothing a
 # developer's plain run should do to their machine.
-TIERS = {
-    "engine": "runs real Elasticsearch/OpenSearch nodes (Maven, Java); python -m pytest -m engine",
-    "system": "installs the Debian package or runs Director/PostgreSQL or carbon/graphite-web; "
-              "python -m pytest -m system",
+TIERS = {  # name: (what the marker means, what the header says when left out)
+    "engine": ("runs real Elasticsearch/OpenSearch nodes (Maven, Java)",
+               "engine tier (real Elasticsearch/OpenSearch)"),
+    "system": ("installs the Debian package or runs Director/PostgreSQL or carbon/graphite-web",
+               "system tier (Debian package, Director, graphite)"),
 }
 
 
 def pytest_configure(config):
-    for name, what in TIERS.items():
-        config.addinivalue_line("markers", f"{name}: {what}")
+    for name, (what, _) in TIERS.items():
+        config.addinivalue_line("markers", f"{name}: {what}; python -m pytest -m {name}")
 
 
 def _tiers_asked(config):
@@ -168,12 +169,9 @@ def _tiers_asked(config):
 
 
 def pytest_report_header(config):
-    left_out = [name for name in TIERS if name not in _tiers_asked(config)]
-    lines = {"engine": "engine tier (real Elasticsearch/OpenSearch): deselected; "
-                       "run it with: python -m pytest -m engine",
-             "system": "system tier (Debian package, Director, graphite): deselected; "
-                       "run it with: python -m pytest -m system"}
-    return [lines[name] for name in left_out] or None
+    asked = _tiers_asked(config)
+    return [f"{header}: deselected; run it with: python -m pytest -m {name}"
+            for name, (_, header) in TIERS.items() if name not in asked] or None
 
 
 def pytest_collection_modifyitems(config, items):
