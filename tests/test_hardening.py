@@ -148,6 +148,9 @@ def test_redactor_replaces_api_key_whole_not_only_its_key():
     assert redact(f"echo key-id:{CANARY} and {CANARY}") == "echo *** and ***"
     redact = Redactor([CANARY, "key-id:" + CANARY])  # order given must not matter
     assert redact(f"key-id:{CANARY}") == "***"
+    # One secret the start of another: shortest first would print "***-and-more".
+    redact = Redactor([CANARY, CANARY + "-and-more"])
+    assert redact(f"<{CANARY}-and-more> <{CANARY}>") == "<***> <***>"
 
 
 def test_redactor_leaves_own_request_paths_of_a_weak_secret():

@@ -26,8 +26,10 @@ def test_verbose_table_is_newest_first_with_facts(inproc):
     code, _, out = check(inproc(cluster), "-v")
     lines = out.splitlines()
     start = lines.index("repository b: 2 snapshot(s) read, newest 2:")
-    assert lines[start + 1].startswith("  newer SUCCESS 20") and "took 1m size 3.0GiB shards failed 0/5" in lines[start + 1]
-    assert lines[start + 2].startswith("  older SUCCESS 20") and "took 1m30s" in lines[start + 2]
+    # NOW_MS is 2024-05-01T12:00:00Z: the start times are exact, in UTC.
+    assert lines[start + 1:start + 3] == [
+        "  newer SUCCESS 2024-05-01T11:00:00Z took 1m size 3.0GiB shards failed 0/5",
+        "  older SUCCESS 2024-05-01T10:00:00Z took 1m30s size 4.8MiB shards failed 0/5"]
 
 
 def test_vv_says_version_strategy_requests_and_time(inproc):
@@ -137,8 +139,10 @@ def test_ok_slm_running(inproc):
     assert "SLM: RUNNING" in out.splitlines()
 
 
-def test_warn_slm_stopped(inproc):
-    cluster = slm_cluster()
+@pytest.mark.parametrize("family", ["es7.10", "es7.17", "es8", "es9"])
+def test_warn_slm_stopped(inproc, family):
+    # SLM came with 7.4 and its status with 7.6: both are read on every 7.x.
+    cluster = slm_cluster(family)
     cluster.slm_mode = "STOPPED"
     code, line, _ = check(inproc(cluster), "--slm")
     assert (code, line) == (1, "ES_SNAPSHOT WARNING - SLM is STOPPED: scheduled snapshots are not taken")
