@@ -75,7 +75,9 @@ class SnapshotSummary(nagiosplugin.Summary):
                 if not p.enabled:
                     line += " disabled,"
                 if p.last_success_ms:
-                    line += f" last success {clean(p.last_success_name)} {iso(p.last_success_ms)},"
+                    # OpenSearch's explain names no snapshot: no empty name then.
+                    named = f" {clean(p.last_success_name)}" if p.last_success_name else ""
+                    line += f" last success{named} {iso(p.last_success_ms)},"
                 if p.last_failure_ms:
                     line += f" last failure {iso(p.last_failure_ms)}"
                     line += f" ({clean_reason(p.last_failure_details, 80)})," if p.last_failure_details else ","
@@ -83,7 +85,8 @@ class SnapshotSummary(nagiosplugin.Summary):
                     line += f" last deletion failure {iso(p.deletion_failure_ms)}"
                     line += (f" ({clean_reason(p.deletion_failure_details, 80)}),"
                              if p.deletion_failure_details else ",")
-                line += f" next run {iso(p.next_ms)}" if p.next_ms else " no next run"
+                # 0 is a time (1970), and judged as a missed schedule: shown as one.
+                line += f" next run {iso(p.next_ms)}" if p.next_ms is not None else " no next run"
                 lines.append(line)
         for indicator in survey.health or ():
             lines.append(f"health {indicator.name}: {indicator.status} - {clean_reason(indicator.symptom, 100)}")

@@ -8,7 +8,7 @@ import pytest
 from plugin.options import UsageError, parse_settings
 from tests.conftest import HOUR_MS, NOW_MS
 from tests.fake_es import FAMILIES, Cluster, Override
-from tests.incheck import perf, run, snap
+from tests.incheck import perf, run, run_main, snap
 
 S, MIN, DAY = 1000, 60_000, 24 * HOUR_MS
 
@@ -367,6 +367,18 @@ def test_crit_failed_streak_says_when_it_could_not_count_further_back():
     check = run(None, "--failed-streak-warning", "2", cluster=cluster)
     assert "at least 3 snapshots in a row not successful (older ones not read) (limit 2) (repo b)" in [
         r.hint for r in check.results]
+
+
+def test_verbose_says_the_streak_is_a_lower_bound():
+    """Twelve failures and the last success beyond the furthest look-back:
+    -v says how many older ones it read and that the streak may be longer."""
+    failures = [snap(f"f{i:02d}", "FAILED", i * HOUR_MS + MIN) for i in range(12)]
+    cluster = Cluster("es8", {"b": failures + [snap("old-ok", age_ms=4000 * DAY)]})
+    code, out, err = run_main(cluster, "-v", "--failed-streak-warning", "2")
+    lines = out.splitlines()
+    assert (code, err) == (2, "") and lines[0].startswith(
+        "ES_SNAPSHOT CRITICAL - f00 FAILED 1m ago, no successful snapshot in the last 2y358d")
+    assert lines[-3:-1] == ["  ... and 2 older", "  failed streak: at least 12; older snapshots were not read"]
 
 
 def test_verbose_on_es_7_15_reads_ten_in_the_same_request():

@@ -32,6 +32,27 @@ def test_verbose_table_is_newest_first_with_facts(inproc):
         "  older SUCCESS 2024-05-01T10:00:00Z took 1m30s size 4.8MiB shards failed 0/5"]
 
 
+def test_verbose_repository_lines_show_skew_stuck_older_and_missing(inproc):
+    """The ten newest, plus every running snapshot however old, the skewed
+    one set aside, how many older ones were read, a repository not there."""
+    snaps = [Snap(f"daily-{i:02d}", "SUCCESS", NOW_MS - i * DAY_MS - HOUR_MS) for i in range(12)]
+    snaps += [Snap("stuck", "IN_PROGRESS", NOW_MS - 13 * DAY_MS), Snap("ahead", "SUCCESS", NOW_MS + 30 * DAY_MS)]
+    code, _, out = check(inproc(Cluster("es8", {"backups": snaps})), "-v", "-r", "backups,gone",
+                         "--running-warning", "20d", "--running-critical", "30d")
+    lines = out.splitlines()
+    start = lines.index("repository backups: 13 snapshot(s) read, newest 11:")
+    daily = [f"  daily-{i:02d} SUCCESS 2024-{'05-01' if i == 0 else f'04-{31 - i}'}T11:00:00Z took 1m size 4.8MiB "
+             "shards failed 0/5" for i in range(10)]
+    assert lines[start + 1:] == [
+        "  ahead SUCCESS 2024-05-31T12:00:00Z starts in the future: set aside (clock skew?)",
+        *daily,
+        "  stuck IN_PROGRESS 2024-04-18T12:00:00Z took 13d size - shards failed 0/5",
+        "  ... and 2 older",
+        "repository gone: not registered",
+        lines[-1]]
+    assert lines[-1].startswith("| age=3600s")
+
+
 def test_vv_says_version_strategy_requests_and_time(inproc):
     code, _, out = check(inproc(Cluster("os2", {"b": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})), "-vv")
     assert f"listing strategy for OpenSearch {FAMILIES['os2'][1]}: legacy" in out
@@ -146,6 +167,43 @@ def test_warn_slm_stopped(inproc, family):
     cluster.slm_mode = "STOPPED"
     code, line, _ = check(inproc(cluster), "--slm")
     assert (code, line) == (1, "ES_SNAPSHOT WARNING - SLM is STOPPED: scheduled snapshots are not taken")
+
+
+def test_verbose_slm_lines_give_each_policy_fact(inproc):
+    """-v in an incident: per policy its last success (snapshot and time),
+    last failure with its details, and the next run, in UTC."""
+    cluster = slm_cluster(last_failure=(NOW_MS - 30 * HOUR_MS, "nightly-0", "disk full"))
+    cluster.policies["weekly"] = {"repository": "b", "next_ms": NOW_MS + 100 * HOUR_MS}
+    code, line, out = check(inproc(cluster), "--slm", "-v")
+    assert (code, line) == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
+    lines = out.splitlines()
+    start = lines.index("SLM: RUNNING")
+    assert lines[start + 1:start + 3] == [
+        "  policy nightly (repo b): last success nightly-1 2024-05-01T09:00:00Z, "
+        "last failure 2024-04-30T06:00:00Z (disk full), next run 2024-05-02T08:00:00Z",
+        "  policy weekly (repo b): next run 2024-05-05T16:00:00Z"]
+
+
+def test_verbose_sm_lines_say_disabled_and_deletion_failures(inproc):
+    cluster = Cluster("os2", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS)]})
+    cluster.sm_policies["daily"] = {"repository": "b", "enabled": False, "next_ms": NOW_MS + 5 * HOUR_MS,
+                                    "creation": ("SUCCESS", NOW_MS - 3 * HOUR_MS, "ok"),
+                                    "deletion": ("FAILED", NOW_MS - 2 * HOUR_MS, "cannot delete")}
+    code, _, out = check(inproc(cluster), "--slm", "-v")
+    lines = out.splitlines()
+    start = lines.index("snapshot management (OpenSearch):")
+    # OpenSearch's explain names no snapshot, so none is printed.
+    assert lines[start + 1] == ("  policy daily (repo b): disabled, last success 2024-05-01T09:00:00Z, "
+                                "last deletion failure 2024-05-01T10:00:00Z (cannot delete), "
+                                "next run 2024-05-01T17:00:00Z")
+
+
+def test_verbose_policy_due_at_time_zero_says_so(inproc):
+    """A next run at 0 is judged as missed (loud); -v must not say "no next run"."""
+    code, line, out = check(inproc(slm_cluster(next_ms=0)), "--slm", "-v")
+    assert code == 1 and line.startswith("ES_SNAPSHOT WARNING - SLM policy 'nightly' missed its schedule")
+    assert out.splitlines()[out.splitlines().index("SLM: RUNNING") + 1].endswith(
+        ", next run 1970-01-01T00:00:00Z")
 
 
 def test_warn_slm_missed_schedule(inproc):
