@@ -54,9 +54,14 @@ def build_check(settings, client, now_ms=None):
 
 def make_client(settings, deadline, redact):
     from .client import EsClient  # requests is imported only for a real run
+    signer = None
+    if settings.aws_sigv4:
+        from .aws import Signer  # botocore itself only at the first request
+        signer = Signer(settings.aws_region, redact)
     return EsClient(settings.base_url, authorization=settings.authorization,
                     verify=settings.verify, cert=settings.cert,
-                    use_env_proxy=settings.use_env_proxy, deadline=deadline, redact=redact)
+                    use_env_proxy=settings.use_env_proxy, deadline=deadline, redact=redact,
+                    signer=signer)
 
 
 class _LogFilter(logging.Filter):

@@ -48,7 +48,7 @@ CONNECT_TIMEOUT = 5.0
 
 class EsClient:
     def __init__(self, base_url, *, authorization=None, verify=True, cert=None,
-                 use_env_proxy=True, deadline, redact=str):
+                 use_env_proxy=True, deadline, redact=str, signer=None):
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         default_port = 443 if parts.scheme == "https" else 80
@@ -75,6 +75,11 @@ class EsClient:
         if authorization:
             # A session header: requests drops it when a redirect leaves the host.
             session.headers["Authorization"] = authorization
+        # aws.Signer (--aws-sigv4): signs each request as it is sent, retries
+        # and redirects included.
+        self.signer = signer
+        if signer is not None:
+            signer.follow(session)
         self.session = session
 
     def totals(self):
@@ -132,6 +137,8 @@ class EsClient:
             # would turn a repository named ".." into a step out of the
             # --url prefix: the path goes out exactly as path_of() quoted it.
             prepared.url = prepared.url[: len(prepared.url) - len(requests.utils.requote_uri(shown))] + shown
+            if self.signer is not None:
+                self.signer(prepared)  # last: the signature covers the URL as sent
             response = self.session.send(
                 prepared, stream=True, verify=self.verify, proxies=self.proxies, cert=self.session.cert,
                 timeout=(min(CONNECT_TIMEOUT, remaining), remaining))
@@ -223,6 +230,10 @@ class EsClient:
         if status == 401:
             return EsError(f"authentication failed at {self.where} (HTTP 401): "
                            "check the user and password or API key", status=status)
+        if status == 403 and self.signer is not None and not isinstance(error, (dict, str)):
+            # AWS itself refused (IAM, the signature): not the engine's
+            # security, whose 403 (fine-grained access control) has "error".
+            return self.signer.refused(self.where, payload)
         if status == 403:
             return EsError(f"authorisation failed at {self.where} (HTTP 403): the user lacks "
                            "the monitor_snapshot privilege" + (f": {reason}" if reason else ""),

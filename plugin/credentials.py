@@ -209,11 +209,23 @@ class Redactor:
     """
 
     def __init__(self, secrets=()):
+        self._given = set()
+        self._compile(secrets)
+
+    def add(self, *secrets):
+        """Secrets learnt during the run (--aws-sigv4: the keys botocore
+        found, each signature made), redacted from then on everywhere this
+        Redactor is used."""
+        new = {s for s in secrets if s} - self._given
+        if new:
+            self._compile(new)
+
+    def _compile(self, secrets):
         import re
+        self._given |= {s for s in secrets if s}
         forms = set()
-        for secret in secrets:
-            if secret:
-                forms |= _forms(secret)
+        for secret in self._given:
+            forms |= _forms(secret)
         self.secrets = sorted(forms, key=len, reverse=True)
         self.longest = len(self.secrets[0]) if self.secrets else 0
         own = [w for w in OWN_WORDS if any(f in w for f in forms)]

@@ -5,6 +5,8 @@ Nagios commands): icinga/generate.py derives the CheckCommand from
 build_parser(), and tests hold README and --help together.
 """
 import argparse
+import base64  # noqa: F401 - the doctest of cloud_id_url
+import binascii
 import ipaddress
 import os
 import re
@@ -15,6 +17,7 @@ import nagiosplugin
 from nagiosplugin.state import ServiceState
 
 from . import __version__
+from .aws import REGION_FORMAT, region_from_host
 from .contexts import ALIASES, DEFAULT_STATE_MAP, LEVELS
 from .credentials import (API_KEY_ENV, BEARER_ENV, PASSWORD_ENV, CredentialError,
                           load_credentials, split_url_userinfo)
@@ -29,6 +32,7 @@ ICINGA_CONF = "es_snapshot.conf"
 DEFAULT_WARNING = "1d2h"
 DEFAULT_CRITICAL = "2d2h"
 DEFAULT_TIMEOUT = 10
+DEFAULT_URL = "http://localhost:9200"
 # The look-back window reaches this far beyond the critical age, so that a
 # snapshot just past it is still named with its real age.
 WINDOW_SLACK_S = 3600
@@ -153,6 +157,8 @@ class Settings(NamedTuple):
     no_snapshots_state: ServiceState = nagiosplugin.Critical
     recent_warning: Optional[str] = None
     recent_critical: Optional[str] = None
+    aws_sigv4: bool = False                         # sign with AWS SigV4 (aws.py)
+    aws_region: Optional[str] = None                # None: the AWS profile's region
 
     # What the query holds, asked by the name the command line gives it.
     @property
@@ -211,9 +217,12 @@ def build_parser():
     p = Parser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, add_help=False, allow_abbrev=False,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     conn = p.add_argument_group("connection")
-    conn.add_argument("--url", default="http://localhost:9200",
+    # No argparse default: --cloud-id must know whether --url was given.
+    conn.add_argument("--url",
                       help="base URL of the cluster, may carry a path prefix "
-                           "(default: %(default)s)")
+                           f"(default: {DEFAULT_URL})")
+    conn.add_argument("--cloud-id", metavar="ID",
+                      help="Cloud ID of an Elastic Cloud deployment, instead of --url")
     conn.add_argument("-H", "--hostname", help="host name, replaces the one in --url")
     conn.add_argument("-P", "--port", type=int, help="port, replaces the one in --url")
     conn.add_argument("-t", "--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
@@ -230,6 +239,12 @@ def build_parser():
                       help=f"file holding an API key, encoded or id:key (or ${API_KEY_ENV})")
     auth.add_argument("--bearer-token-file", metavar="FILE",
                       help=f"file holding a bearer token (or ${BEARER_ENV})")
+    auth.add_argument("--aws-sigv4", action="store_true",
+                      help="sign requests with AWS Signature Version 4 (Amazon OpenSearch "
+                           "Service with IAM; needs botocore), with the standard AWS credentials")
+    auth.add_argument("--aws-region", metavar="REGION",
+                      help="region to sign for (default: from the endpoint's name, "
+                           "$AWS_REGION, $AWS_DEFAULT_REGION or the AWS profile)")
     auth.add_argument("--ca-cert", metavar="PATH",
                       help="CA certificate file or directory to verify the server")
     auth.add_argument("--client-cert", metavar="FILE", help="client certificate (PEM)")
@@ -317,10 +332,50 @@ def _host(option, host):
     return host
 
 
+def cloud_id_url(cloud_id):
+    """The HTTPS URL of an Elastic Cloud ID, decoded as the official clients
+    do (elastic-transport-python's parse_cloud_id): ``name:`` then base64 of
+    ``host[:port]$es-uuid$kibana-uuid``, port 443 unless the host names one.
+
+    >>> cloud_id_url("prod:" + base64.b64encode(b"eu-west-1.aws.found.io$abc123$def456").decode())
+    'https://abc123.eu-west-1.aws.found.io:443'
+    >>> cloud_id_url("prod:" + base64.b64encode(b"example.found.io:9243$abc$").decode())
+    'https://abc.example.found.io:9243'
+    """
+    # As the clients do: everything before the first ":" is the name, the
+    # rest base64 (binascii: characters outside the alphabet are skipped).
+    _name, _, encoded = cloud_id.strip().partition(":")
+    try:
+        parts = binascii.a2b_base64(encoded.encode("ascii")).decode("ascii").split("$")
+        host, es_uuid = parts[0], parts[1] if len(parts) > 1 else ""
+        port = 443
+        if ":" in host:
+            host, _, text = host.rpartition(":")
+            port = int(text)
+    except (ValueError, UnicodeError, binascii.Error):
+        raise UsageError("--cloud-id is not a Cloud ID (name:base64, as the Elastic Cloud "
+                         "console shows it)") from None
+    if not host:
+        raise UsageError("--cloud-id is not a Cloud ID (name:base64, as the Elastic Cloud "
+                         "console shows it)")
+    if not es_uuid:
+        raise UsageError("--cloud-id names no Elasticsearch cluster (its es-uuid part is empty)")
+    if not 0 < port < 65536:
+        raise UsageError(f"--cloud-id names port {port}, out of range")
+    _host("--cloud-id", f"{es_uuid}.{host}")
+    return f"https://{es_uuid}.{host}:{port}"
+
+
 def _base_url(options):
+    if options.cloud_id is not None:
+        given = [name for name, value in (("--url", options.url), ("-H", options.hostname),
+                                          ("-P", options.port)) if value is not None]
+        if given:
+            raise UsageError(f"--cloud-id names the cluster: give no {' or '.join(given)} with it")
+        return cloud_id_url(options.cloud_id), "", ""
     # The URL may carry a password: messages never quote it.
     try:
-        url, user, password = split_url_userinfo(options.url.strip())
+        url, user, password = split_url_userinfo((options.url or DEFAULT_URL).strip())
         parts = urlsplit(url)
         url_port = parts.port
     except ValueError:
@@ -375,6 +430,29 @@ def _plain_order(low_option, low_text, high_option, high_text):
     if float(parse_age_range(low_text)) >= float(parse_age_range(high_text)):
         raise UsageError(f"{low_option} {low_text} is not below {high_option} {high_text}: "
                          "WARNING could never fire (for that, give a Nagios range such as 1d:)")
+
+
+def _aws_region(options, base_url, creds, environ):
+    """The region --aws-sigv4 signs for: --aws-region, the endpoint's own
+    name, then the environment; None leaves it to the AWS profile.
+
+    The endpoint's name comes before the environment: a region that differs
+    from it can only fail, and AWS_REGION may be set on the monitoring host
+    for another purpose while it watches domains in several regions."""
+    if not options.aws_sigv4:
+        if options.aws_region is not None:
+            raise UsageError("--aws-region needs --aws-sigv4")
+        return None
+    if creds.authorization:
+        # Both would need the Authorization header; the engine's own users
+        # (fine-grained access control) work without --aws-sigv4.
+        raise UsageError("--aws-sigv4 signs the Authorization header itself: give no --user, "
+                         "API key or bearer token with it")
+    region = (options.aws_region or "").strip()
+    if options.aws_region is not None and not REGION_FORMAT.fullmatch(region):
+        raise UsageError(f"--aws-region {clean_reason(region, 40)!r} is not an AWS region (e.g. eu-west-1)")
+    return (region or region_from_host(urlsplit(base_url).hostname)
+            or environ.get("AWS_REGION", "").strip() or environ.get("AWS_DEFAULT_REGION", "").strip() or None)
 
 
 def _repositories(values):
@@ -467,6 +545,7 @@ def parse_settings(argv, environ):
     except CredentialError as exc:
         raise UsageError(str(exc)) from None
     verify, cert = _tls(options)
+    aws_region = _aws_region(options, base_url, creds, environ)
     notes = list(creds.notes)
     if verify is False:
         notes.append("TLS certificate verification is disabled (--insecure)")
@@ -496,4 +575,5 @@ def parse_settings(argv, environ):
         no_snapshots_state=LEVELS[options.no_snapshots_state],
         recent_warning=_count_range("--failed-recent-warning", options.failed_recent_warning),
         recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
+        aws_sigv4=options.aws_sigv4, aws_region=aws_region,
     )
