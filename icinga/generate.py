@@ -57,6 +57,10 @@ return "http://" + address + ":9200\""""
 VERBOSE_FUNCTION = """var level = Math.min(Number(macro("$es_snapshot_verbose$")), 3)
 return range(level).map(_ => "-v")"""
 FUNCTIONS = {"url": URL_FUNCTION, "verbose": VERBOSE_FUNCTION}
+# Arguments left out under a condition: --url (always given a value, from the
+# host's address) only when no Cloud ID names the cluster, for the plugin
+# refuses both together.
+SET_IF_FUNCTIONS = {"url": 'return !macro("$es_snapshot_cloud_id$")'}
 SKIP_KEY = {"verbose"}
 DEFAULTS = {  # vars.md: what the CheckCommand passes when the var is unset
     "url": "`http://<address>:9200`, an IPv6 address in brackets",
@@ -101,6 +105,8 @@ def conf_text():
             function = FUNCTIONS[action.dest].replace("\n", "\n\t\t\t\t")
             body = ["value = {{", f"\t{function}", "}}"]
             body += ["skip_key = true"] if action.dest in SKIP_KEY else []
+            if action.dest in SET_IF_FUNCTIONS:
+                body.append(f"set_if = {{{{ {SET_IF_FUNCTIONS[action.dest]} }}}}")
         else:
             body = [f'set_if = "${var}$"' if is_flag(action) else f'value = "${var}$"']
         body.append(f"description = {json.dumps(describe(action))}")
@@ -150,6 +156,8 @@ def basket():
             arg["value"] = {"type": "Function", "body": FUNCTIONS[action.dest]}
             if action.dest in SKIP_KEY:
                 arg["skip_key"] = True
+            if action.dest in SET_IF_FUNCTIONS:
+                arg.update(set_if=SET_IF_FUNCTIONS[action.dest], set_if_format="expression")
             datatype = "DataTypeNumber" if action.dest == "verbose" else "DataTypeString"
         elif is_flag(action):
             arg.update(set_if=f"${var}$", set_if_format="string")
