@@ -366,3 +366,37 @@ def isolated_env(home, **extra):
            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"}
     env.update(extra)
     return env
+
+
+class _ContainerHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        service = self.server.service
+        service.requests.append((self.path, self.headers.get("Authorization")))
+        if self.path != service.path or self.headers.get("Authorization") != service.auth_token:
+            body, status = b'{"message": "denied"}', 403
+        else:
+            expires = _iso(datetime.now(timezone.utc) + timedelta(hours=1))
+            body, status = json.dumps({"AccessKeyId": service.access_key, "SecretAccessKey": service.secret,
+                                       "Token": service.session_token, "Expiration": expires}).encode(), 200
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class ContainerCredentials(_Service):
+    """The credentials endpoint of ECS or EKS Pod Identity, that botocore
+    reads from AWS_CONTAINER_CREDENTIALS_FULL_URI (with
+    AWS_CONTAINER_AUTHORIZATION_TOKEN as its Authorization header)."""
+
+    def __init__(self, access_key, secret, session_token, auth_token="container-auth-token"):
+        super().__init__(_ContainerHandler)
+        self.path = "/v2/credentials/monitor"
+        self.access_key, self.secret, self.session_token, self.auth_token = (
+            access_key, secret, session_token, auth_token)

@@ -299,6 +299,17 @@ def test_ok_web_identity_through_sts(domain, tmp_path):
     assert {s["headers"].get("X-Amz-Security-Token") for s in domain.seen} == {"web-session-token"}
 
 
+def test_ok_container_credentials(domain, tmp_path):
+    domain.keys.add("ASIACONTAINER", "container/secret", "container-session-token")
+    with aws.ContainerCredentials("ASIACONTAINER", "container/secret", "container-session-token") as endpoint:
+        code, out, _ = signed_run(domain, tmp_path,
+                                  AWS_CONTAINER_CREDENTIALS_FULL_URI=endpoint.url + endpoint.path,
+                                  AWS_CONTAINER_AUTHORIZATION_TOKEN=endpoint.auth_token)
+    assert code == 0, out
+    assert endpoint.requests == [(endpoint.path, endpoint.auth_token)]
+    assert {s["headers"].get("X-Amz-Security-Token") for s in domain.seen} == {"container-session-token"}
+
+
 def test_ok_redirect_on_the_same_host_is_signed_anew(domain, tmp_path):
     domain.redirects["/_snapshot"] = domain.url + "/_snapshot/_all"
     code, out, _ = signed_run(domain, tmp_path, **keys_env())
