@@ -286,6 +286,14 @@ def test_ok_instance_role_over_imdsv2(domain, tmp_path):
 
 
 def test_ok_web_identity_through_sts(domain, tmp_path):
+    import botocore.configprovider
+    if not hasattr(botocore.configprovider, "ConfiguredEndpointProvider"):
+        # botocore < 1.31 ignores AWS_ENDPOINT_URL_STS: its STS call would
+        # leave this host (and AWS_ENDPOINT_URL, the catch-all, too).
+        message = f"botocore {botocore.__version__} cannot be pointed at a local STS (the test extra needs 1.31)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
     role = "arn:aws:iam::123456789012:role/snapshot-monitor"
     token_file = tmp_path / "web-identity-token"
     token_file.write_text("eyJ-a-service-account-token")
