@@ -248,6 +248,16 @@ def test_unknown_no_credentials_anywhere(domain, tmp_path):
     assert domain.seen == []
 
 
+def test_unknown_no_region_anywhere(domain, tmp_path):
+    # 127.0.0.1 names no region, the environment and the profile neither.
+    code, out, _ = run_check("--url", domain.url, "--aws-sigv4", env=aws.isolated_env(tmp_path, **keys_env()))
+    assert code == 3
+    assert out.splitlines()[0] == (
+        "ES_SNAPSHOT UNKNOWN - --aws-sigv4 needs a region: give --aws-region, set AWS_REGION, or use "
+        "the domain's endpoint (...REGION.es.amazonaws.com)")
+    assert domain.seen == []
+
+
 def test_unknown_without_botocore(domain, tmp_path):
     blocker = tmp_path / "blocker" / "botocore"
     blocker.mkdir(parents=True)
