@@ -2,7 +2,7 @@
 (no terminal, no LANG, stdin /dev/null, PATH=/usr/bin:/bin): an incident
 from start to end, concurrent runs, a lock held too long, a timeout, and
 state files that are corrupt, foreign, on a read-only or a full file system.
-The same incident through Debian's real cron and exim: tests/test_cron_system.py."""
+The same incident through Debian's real cron and exim is in the system tier."""
 import fcntl
 import json
 import os
@@ -342,3 +342,133 @@ def test_ok_disk_full_is_said_and_the_old_state_file_kept(serve, small_tmpfs):
     (small_tmpfs / "filler").unlink()
     assert headline(cron_run(*line)[1])[0] == "RECOVERED"
     assert cron_run(*line)[1] == ""
+
+
+# -- the same incident through Debian's cron, mailed by exim ------------------------
+
+STEP = """#!/bin/sh
+# Run k of the incident: once (cron starts every line each minute), when
+# the test says go (it sets the cluster's state first); records the exit code.
+cd "$(dirname "$0")" || exit 1
+k=$1; shift
+[ -e "done.$k" ] && exit 0
+i=0
+while [ ! -e "go.$k" ]; do
+    i=$((i + 1)); [ "$i" -gt 1200 ] && exit 0
+    sleep 0.1
+done
+"$@"
+echo $? > "code.$k"
+touch "done.$k"
+"""
+
+
+@pytest.fixture
+def mailbox_user():
+    """A throw-away local user whose mailbox exim fills (/var/mail/NAME)."""
+    import shutil
+    import tempfile
+    if os.geteuid() != 0:
+        pytest.skip("cron.d, useradd and exim's local delivery need root (CI runs as root)")
+    for program in ("cron", "exim4", "useradd"):
+        if not shutil.which(program, path="/usr/sbin:/usr/bin:/sbin:/bin"):
+            if os.environ.get("CI"):
+                pytest.fail(f"{program} is missing: .ci/run installs cron and exim4-daemon-light")
+            pytest.skip(f"{program} is not installed here (.ci/run installs cron and exim4-daemon-light)")
+    name = f"esnap{os.getpid() % 100000}"
+    home = tempfile.mkdtemp(prefix="esnap-home-")  # exim delivers from the user's home
+    os.chmod(home, 0o755)
+    subprocess.run(["useradd", "--system", "--home-dir", f"{home}/h", "--create-home",
+                    "--shell", "/usr/sbin/nologin", name], check=True)
+    try:
+        yield name, Path("/var/mail") / name
+    finally:
+        subprocess.run(["userdel", name], check=False)
+        Path("/var/mail", name).unlink(missing_ok=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture
+def cron_daemon():
+    """cron -f of our own, and a file in /etc/cron.d it reads at start."""
+    crontab = Path("/etc/cron.d") / f"check_es_snapshot_test_{os.getpid()}"
+    started = []
+
+    def start(text):
+        crontab.write_text(text)
+        crontab.chmod(0o644)
+        daemon = subprocess.Popen(["cron", "-f"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, start_new_session=True)
+        try:
+            daemon.wait(timeout=1)  # another cron runs already: it reads /etc/cron.d each minute
+        except subprocess.TimeoutExpired:
+            started.append(daemon)
+
+    yield start
+    crontab.unlink(missing_ok=True)
+    for daemon in started:
+        os.killpg(daemon.pid, 15)
+        daemon.wait(timeout=10)
+
+
+@pytest.mark.system
+def test_incident_through_real_cron_mails_news_and_the_recovery(serve, tmp_path, mailbox_user, cron_daemon):
+    """Debian's cron runs the installed check from /etc/cron.d with MAILTO;
+    exim4 (local delivery) puts each mail in the user's mailbox.  Seven
+    cron jobs of the same minute, one a step of the incident, each started
+    when the test has set the cluster: the mails are exactly the news."""
+    import mailbox
+    user, spool = mailbox_user
+    every = 4
+    good = [Snap("nightly-1", "SUCCESS", now_ms() - 3 * HOUR_MS)]
+    cluster = Cluster("es8", {"backups": list(good)})
+    server = serve(cluster)
+    work = tmp_path / "cron"
+    work.mkdir()
+    (work / "step").write_text(STEP)
+    (work / "step").chmod(0o755)
+    check = (f"{installed()} --url {server.url} -r backups --state-file {work}/es_snapshot.state "
+             f"--notify-every {every}s")
+    lines = [f"* * * * *  root  {work}/step {k} {check}" for k in range(1, 8)]
+    cron_daemon(f"MAILTO={user}\n" + "\n".join(lines) + "\n")
+    states = {  # made when the step comes: step 1 waits up to a minute for cron
+        2: lambda: [failed("nightly-2", HOUR_MS, "disk full"), *good],
+        5: lambda: [failed("nightly-3", 60_000, "access denied"), *cluster.repositories["backups"]],
+        6: lambda: [Snap("nightly-4", "SUCCESS", now_ms() - 30_000), *cluster.repositories["backups"]],
+    }
+    finished = {}
+    for k in range(1, 8):
+        if k in states:
+            cluster.repositories["backups"] = states[k]()
+        if k == 4:  # --notify-every after the mail of step 2
+            time.sleep(max(0.0, finished[2] + every + 0.3 - time.monotonic()))
+        (work / f"go.{k}").touch()
+        deadline = time.monotonic() + (75 if k == 1 else 20)  # step 1 waits for the minute
+        while not (work / f"done.{k}").exists():
+            assert time.monotonic() < deadline, f"cron did not run step {k}"
+            time.sleep(0.05)
+        finished[k] = time.monotonic()
+    assert finished[3] - finished[2] < every, "step 3 came too late to prove the silence"
+    codes = {k: int((work / f"code.{k}").read_text()) for k in range(1, 8)}
+    assert codes == {1: 0, 2: 2, 3: 2, 4: 2, 5: 2, 6: 0, 7: 0}
+
+    deadline = time.monotonic() + 20  # cron hands each mail to sendmail once the job ends
+    while True:
+        mails = list(mailbox.mbox(str(spool))) if spool.exists() else []
+        if len(mails) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    time.sleep(1)  # and no fifth one straggles in
+    mails = list(mailbox.mbox(str(spool)))
+    by_step = {}
+    for mail in mails:
+        step = re.search(r"/step (\d) ", mail["Subject"].replace("\n", " ")).group(1)
+        by_step[int(step)] = mail.get_payload(decode=True).decode()
+        print(f"--- mail of step {step}, Subject: {mail['Subject']}\n{by_step[int(step)]}")
+    assert sorted(by_step) == [2, 4, 5, 6], "mails for exactly the news"
+    assert len(mails) == 4
+    assert headline(by_step[2]) == ("CRITICAL", "nightly-2 FAILED 1h ago: disk full (repo backups)")
+    assert re.fullmatch(r"still CRITICAL for \d+s", headline(by_step[4])[0])
+    assert headline(by_step[5]) == ("CRITICAL", "nightly-3 FAILED 1m ago: access denied (repo backups)")
+    assert headline(by_step[6])[0] == "RECOVERED"
+    assert "(was CRITICAL for " in headline(by_step[6])[1]
