@@ -96,7 +96,7 @@ def decide(previous, outcome, now, notify_every_s=None):
                 record["since"] = prev["since"]
             return None, record
         record["recovered"] = {"at": now, "state": prev["state"], "status": prev["status"],
-                               "for_s": now - prev["since"],
+                               "for_s": round(now - prev["since"], 3),
                                "problem_since": prev["problem_since"] or prev["since"]}
         return RECOVERED, record
     if prev is None or prev["state"] == "OK":
@@ -327,7 +327,7 @@ def page(argv, default_timeout):
         # says something): passed on as it is, the state file untouched.
         _emit(output, code)
     outcome = outcome_of(text, code, name, problems)
-    message = bookkeeping(paging, outcome, time.time(), started + paging.timeout + LOCK_GRACE_S)
+    message = bookkeeping(paging, outcome, round(time.time(), 3), started + paging.timeout + LOCK_GRACE_S)
     from .credentials import Redactor, secrets_in_argv
     _emit(Redactor(secrets_in_argv(argv, os.environ))(message).encode("utf-8"), code)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import now_ms
+from tests.conftest import ROOT, now_ms
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
 
 INSTALLED = Path(sys.executable).parent / "check_es_snapshot"
@@ -126,6 +126,7 @@ def test_incident_mails_news_repeats_and_the_recovery_only(serve, tmp_path):
 
     record = json.loads(state.read_text())
     assert (record["state"], record["recovered"]["state"]) == ("OK", "CRITICAL")
+    print(f"state file after run 7:\n{state.read_text()}")
 
 
 def _print_timeline(runs):
@@ -160,6 +161,22 @@ def test_crit_with_verbose_the_mail_carries_the_v_detail(serve, tmp_path):
     assert "\nThe check's output:\nES_SNAPSHOT CRITICAL - s FAILED 1h ago: disk full (repo b)\n" in mail
     assert "\nrepository b: 2 snapshot(s) read, newest 2:\n" in mail
     assert "    reason: disk full\n" in mail
+
+
+def test_readme_state_file_line_runs_as_documented(serve, tmp_path):
+    section = (ROOT / "README.md").read_text().split("### cron\n")[1].split("\n### ")[0]
+    line = re.search(r"^\*/15 \* \* \* \*  (/opt/\S+ .*--state-file .*)$", section, re.M).group(1)
+    secret = "readme-cron-secret"
+    server = serve(Cluster("es8", {"backups": broken()}, auth={"user": "monitor", "password": secret}))
+    (tmp_path / "password").write_text(secret + "\n")
+    (tmp_path / "password").chmod(0o600)
+    args = (line.replace("https://es.example.com:9200", server.url)
+            .replace("/etc/check_es_snapshot/password", str(tmp_path / "password"))
+            .replace("/var/lib/check_es_snapshot/", f"{tmp_path}/")).split()[1:]
+    code, mail, _ = cron_run(*args)
+    assert code == 2 and headline(mail) == ("CRITICAL", "s FAILED 1h ago: disk full (repo backups)")
+    assert cron_run(*args)[:2] == (2, "")
+    assert (tmp_path / "backups.state").exists()
 
 
 # -- the options -------------------------------------------------------------------
