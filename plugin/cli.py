@@ -167,8 +167,8 @@ def main(argv=None, environ=None):
     """The plugin.  From the command line (no arguments given), the run is
     supervised: see supervisor.py for why the deadline needs a process."""
     if argv is None and environ is None and hasattr(os, "fork"):
-        page(sys.argv[1:], DEFAULT_TIMEOUT)  # --state-file: the bookkeeping around the run
-        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT)
+        began = page(sys.argv[1:], DEFAULT_TIMEOUT)  # --state-file: the bookkeeping around the run
+        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT, began)
     _run(argv, environ)
 
 

@@ -38,8 +38,8 @@ HEADLINE_MAX = 159
 # Without --notify-every, a problem that comes back within this time of
 # its recovery is still marked "again".
 FLAP_WINDOW_S = 86400
-# The lock may take this long even when the check used up -t: a run that
-# holds it needs milliseconds (read, decide, write).
+# The lock is awaited until -t, and at least this long even when the check
+# used up -t: a run that holds it needs milliseconds (read, decide, write).
 LOCK_GRACE_S = 0.25
 
 # Options that do not decide the verdict: changing them keeps the state file.
@@ -218,6 +218,8 @@ def wanted(argv, default_timeout):
     """Paging settings when argv asks for --state-file and is valid, else
     None: then the plugin runs as without it, and the check itself reports
     a usage error, every run."""
+    if not any(arg.startswith("--state-file") for arg in argv):
+        return None  # the usual run: not even the options parsed twice
     from .options import HelpShown, UsageError, _base_url, _repositories, build_parser, state_file_options
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -287,13 +289,14 @@ def _read_facts(reader):
 # -- the process -----------------------------------------------------------------
 
 def page(argv, default_timeout):
-    """With --state-file: fork.  The child returns and runs the plugin as
-    always, its standard output into a pipe; this process does the
-    bookkeeping and exits.  Without it (or when no process can be
-    forked), returns at once and nothing changes."""
+    """With --state-file: fork.  The child returns when the run began (for
+    the supervisor's deadline: a forked process has no start-up time of its
+    own) and runs the plugin as always, its standard output into a pipe;
+    this process does the bookkeeping and exits.  Without it (or when no
+    process can be forked), returns None at once and nothing changes."""
     paging = wanted(argv, default_timeout)
     if paging is None:
-        return
+        return None
     from .supervisor import process_age
     started = time.monotonic() - process_age()
     sys.stdout.flush()
@@ -302,7 +305,7 @@ def page(argv, default_timeout):
         facts_r, facts_w = os.pipe()
         pid = os.fork()
     except OSError:
-        return  # no process to spare: the plugin runs without the state file
+        return None  # no process to spare: the plugin runs without the state file
     if pid == 0:
         global _facts_fd
         os.close(out_r)
@@ -310,7 +313,7 @@ def page(argv, default_timeout):
         os.dup2(out_w, 1)
         os.close(out_w)
         _facts_fd = facts_w
-        return
+        return started
     os.close(out_w)
     os.close(facts_w)
     interrupted = []
@@ -327,7 +330,8 @@ def page(argv, default_timeout):
         # says something): passed on as it is, the state file untouched.
         _emit(output, code)
     outcome = outcome_of(text, code, name, problems)
-    message = bookkeeping(paging, outcome, round(time.time(), 3), started + paging.timeout + LOCK_GRACE_S)
+    lock_until = max(started + paging.timeout, time.monotonic() + LOCK_GRACE_S)
+    message = bookkeeping(paging, outcome, round(time.time(), 3), lock_until)
     from .credentials import Redactor, secrets_in_argv
     _emit(Redactor(secrets_in_argv(argv, os.environ))(message).encode("utf-8"), code)
 

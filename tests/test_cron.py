@@ -186,6 +186,7 @@ def test_readme_state_file_line_runs_as_documented(serve, tmp_path):
     (["--format", "openmetrics"], "--state-file needs --format nagios"),
     (["--notify-every", "soon"], "--notify-every: 'soon' is not a duration"),
     (["--notify-every", "0"], "--notify-every must be 1s or longer"),
+    (["--state-file", "/tmp"], "--state-file takes a file name (its directory must exist)"),
 ])
 def test_unknown_usage_error_with_state_file_is_said_every_run(tmp_path, args, said):
     state = tmp_path / "s"
@@ -243,7 +244,7 @@ def test_crit_lock_held_beyond_t_is_news_within_t(serve, tmp_path):
     with open(f"{state}.lock", "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # a run that hangs while it holds the lock
         code, mail, took = cron_run(*line)
-    assert code == 2 and took < 3
+    assert code == 2 and took < 2.5  # -t, and the lock gave up with it
     lines = mail.splitlines()
     assert re.fullmatch(rf"ES_SNAPSHOT UNKNOWN - state file {state} is locked by another run "
                         r"\(waited \d\.\ds, -t\); reported without it", lines[1]), lines
@@ -263,6 +264,28 @@ def test_unknown_timeout_is_recorded_so_it_is_news_once(serve, tmp_path):
     cluster.overrides.clear()
     code, mail, _ = cron_run(*line)
     assert code == 0 and headline(mail)[0] == "RECOVERED"
+
+
+def test_unknown_check_killed_at_t_is_recorded_and_the_run_ends_within_t(tmp_path):
+    """The check blocked in C (see test_hardening): the supervisor kills it
+    at -t and prints the timeout line; the bookkeeping around it records
+    that, so the second such run is quiet, and -t still ends the run."""
+    (tmp_path / "sitecustomize.py").write_text("import plugin.client as c\n"
+                                               "c.EsClient.get = lambda self, *a, **k: sum(range(10 ** 15))\n")
+    state = tmp_path / "s"
+    runs = []
+    for _ in range(2):
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, str(ROOT / "check_es_snapshot.py"), "-t", "2",
+                                 "--url", "http://127.0.0.1:9", "--state-file", str(state)],
+                                capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+                                env={"PATH": os.environ["PATH"], "PYTHONPATH": f"{tmp_path}:{ROOT}"})
+        runs.append((result.returncode, result.stdout, result.stderr, time.monotonic() - started))
+    (code, mail, err, took), (code_2, mail_2, err_2, took_2) = runs
+    assert (code, err) == (3, "") and took < 2.6
+    assert mail.splitlines()[0] == "ES_SNAPSHOT UNKNOWN - http://127.0.0.1:9: plugin timed out after 2s (-t)"
+    assert (code_2, mail_2, err_2) == (3, "", "") and took_2 < 2.6
+    assert json.loads(state.read_text())["status"] == "plugin timed out after 2s (-t)"
 
 
 def test_ok_corrupt_state_file_is_news_and_rewritten(serve, tmp_path):
