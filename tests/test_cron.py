@@ -148,6 +148,16 @@ def test_crit_comes_back_soon_after_its_recovery_says_again(serve, tmp_path):
     assert (code, headline(mail)[0]) == (2, "CRITICAL again")
 
 
+def test_crit_unreachable_cluster_is_named_by_its_url_alone(tmp_path):
+    """No answer, no cluster_name: the mail names the URL (without the user)."""
+    line = ["--url", "http://monitor:url-secret-77@127.0.0.1:9", "--state-file", str(tmp_path / "s")]
+    code, mail, _ = cron_run(*line)
+    assert code == 2
+    assert re.fullmatch(r"ES_SNAPSHOT CRITICAL - http://127\.0\.0\.1:9: .*connection refused.*", mail.splitlines()[0])
+    assert "monitor" not in (tmp_path / "s").read_text() and "url-secret-77" not in mail
+    assert cron_run(*line)[:2] == (2, "")
+
+
 def test_ok_without_state_file_nothing_changes(serve):
     server = serve(Cluster("es8", {"b": [Snap("s", "SUCCESS", now_ms() - HOUR_MS)]}))
     code, out, _ = cron_run("--url", server.url)

@@ -263,3 +263,14 @@ def test_unknown_lock_file_that_cannot_be_made_is_said_every_run(tmp_path):
         assert text.splitlines()[0] == (f"ES_SNAPSHOT UNKNOWN - state file {path} cannot be used: cannot open "
                                         f"its lock file {path}.lock: No such file or directory; every run is "
                                         "reported until it is fixed")
+
+
+# -- the cluster's name: from the facts the check already has ----------------------
+
+def test_cluster_name_comes_from_get_root_and_is_none_when_not_said():
+    from plugin.cluster import parse_cluster_info
+    root = {"version": {"number": "8.15.3"}}
+    assert parse_cluster_info({**root, "cluster_name": "prod-logs"}).name == "prod-logs"
+    assert parse_cluster_info(root).name is None
+    assert parse_cluster_info({**root, "cluster_name": ["x"]}).name is None
+    assert parse_cluster_info({**root, "cluster_name": ""}).name is None
