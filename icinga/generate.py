@@ -19,7 +19,10 @@ from plugin.options import DEFAULT_TIMEOUT, build_parser  # noqa: E402
 from plugin.credentials import API_KEY_ENV, BEARER_ENV, PASSWORD_ENV  # noqa: E402
 
 PREFIX = "es_snapshot_"
-SKIPPED = {"help", "version", "print_icinga_conf"}  # not for scheduled checks
+# Not for scheduled checks: --state-file and --notify-every do for cron what
+# Icinga and Nagios do themselves (notifications), and a run without news
+# prints nothing, which a monitoring core would show as an empty result.
+SKIPPED = {"help", "version", "print_icinga_conf", "state_file", "notify_every"}
 # Secrets travel in the environment, never in argv (visible in ps): these
 # vars fill env, and --password, which would put one in argv, is left out.
 SECRET_ENV = {

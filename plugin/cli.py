@@ -16,6 +16,7 @@ from .credentials import Redactor, secrets_in_argv
 from .deadline import Deadline, DeadlineExceeded
 from .openmetrics import openmetrics_failure, openmetrics_report
 from .options import DEFAULT_TIMEOUT, PROG, HelpShown, UsageError, parse_settings
+from .paging import page, tell
 from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
@@ -171,7 +172,8 @@ def main(argv=None, environ=None):
     """The plugin.  From the command line (no arguments given), the run is
     supervised: see supervisor.py for why the deadline needs a process."""
     if argv is None and environ is None and hasattr(os, "fork"):
-        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT)
+        began = page(sys.argv[1:], DEFAULT_TIMEOUT)  # --state-file: the bookkeeping around the run
+        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT, began)
     _run(argv, environ)
 
 
@@ -214,6 +216,7 @@ def _check(argv, environ, started, boundary):
     log.addFilter(_LogFilter(redact, settings.verbose))
     deadline = Deadline(settings.timeout, started=started)
     deadline.arm()
+    check = None
     try:
         check = build_check(settings, make_client(settings, deadline, redact))
         if settings.format != "nagios":
@@ -241,3 +244,4 @@ def _check(argv, environ, started, boundary):
         _say(line, 3)
     finally:
         deadline.disarm()
+        tell(check, redact)  # --state-file: the cluster's name and the problems

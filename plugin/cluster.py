@@ -24,9 +24,11 @@ NEWEST_FIRST = "newest"    # ES 7.14-7.15: sort desc, size 1, per repository
 WINDOW = "window"          # ES >= 7.16: from_sort_value look-back window
 
 
-class ClusterInfo(namedtuple("ClusterInfo", "distribution version number")):
+class ClusterInfo(namedtuple("ClusterInfo", "distribution version number name", defaults=(None,))):
     """``distribution`` elasticsearch or opensearch, ``version`` a tuple of
-    ints, ``number`` the version as the cluster wrote it."""
+    ints, ``number`` the version as the cluster wrote it, ``name`` its
+    ``cluster_name`` (None when not known: --state-file's mails then name
+    the URL alone)."""
     __slots__ = ()
 
     @property
@@ -71,7 +73,9 @@ def parse_cluster_info(payload):
     parts = tuple(int(p or 0) for p in match.groups())
     if version.get("build_flavor") == "serverless":
         parts = (99, 0, 0)  # serverless: "the version number is not meaningful"
-    return ClusterInfo(distribution=distribution, version=parts, number=number)
+    name = payload.get("cluster_name")
+    return ClusterInfo(distribution=distribution, version=parts, number=number,
+                       name=name if isinstance(name, str) and name else None)
 
 
 # What the check reads of each snapshot (snapshots.parse_snapshot), by the

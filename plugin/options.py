@@ -304,6 +304,15 @@ def build_parser():
                            "document; openmetrics: Prometheus text format for "
                            "node_exporter's textfile collector; same exit code "
                            "(default: %(default)s)")
+    cron = p.add_argument_group("cron paging")
+    cron.add_argument("--state-file", metavar="FILE",
+                      help="remember what was reported in FILE and print only "
+                           "news: a new problem, another state or reason, a "
+                           "recovery (exit code unchanged; --format nagios "
+                           "only; not for Icinga or Nagios)")
+    cron.add_argument("--notify-every", metavar="DURATION",
+                      help="with --state-file: report an unresolved problem "
+                           "again after this long, e.g. 4h (default: once)")
     misc.add_argument("-v", "--verbose", action="count", default=0,
                       help="more detail, up to -vvv (see Verbosity)")
     misc.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
@@ -519,8 +528,33 @@ def _failed_in_last(options):
     return count
 
 
+def state_file_options(options):
+    """(path, --notify-every seconds or None, -t seconds) of --state-file.
+
+    Only the nagios format: a JSON document or an exposition is read by a
+    program on every run, and a run that printed nothing would starve it."""
+    if options.state_file is None:
+        if options.notify_every is not None:
+            raise UsageError("--notify-every needs --state-file")
+        return None, None, None
+    if options.format != "nagios":
+        raise UsageError(f"--state-file needs --format nagios: a program reads --format "
+                         f"{options.format} on every run, so it must be printed every run")
+    if not options.state_file.strip() or os.path.isdir(options.state_file):
+        raise UsageError("--state-file takes a file name (its directory must exist)")
+    try:
+        every = parse_duration(options.notify_every) if options.notify_every is not None else None
+        timeout = parse_duration(options.timeout)
+    except DurationError as exc:
+        raise UsageError(f"--notify-every: {exc}" if options.notify_every else str(exc)) from None
+    if every is not None and every < 1:
+        raise UsageError("--notify-every must be 1s or longer")
+    return options.state_file, every, timeout
+
+
 def parse_settings(argv, environ):
     options = build_parser().parse_args(argv)
+    state_file_options(options)  # kept by paging.py in the process around the check
     try:
         warning = parse_age_range(options.warning)
         critical = parse_age_range(options.critical)

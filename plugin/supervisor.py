@@ -117,13 +117,14 @@ def emit(data):
         os._exit(3)
 
 
-def supervise(child, argv, default_timeout):
+def supervise(child, argv, default_timeout, started=None):
     """Run ``child()`` (which must end in SystemExit) under the deadline.
 
     Never returns, unless no child can be forked: then the caller runs the
-    check in this process, with the signal-based deadline only.
+    check in this process, with the signal-based deadline only.  ``started``:
+    when the run began, if this process was forked after that (paging.py).
     """
-    started = time.monotonic() - process_age()
+    started = time.monotonic() - process_age() if started is None else started
     timeout, fmt = peek(argv, default_timeout)
     sys.stdout.flush()
     try:

@@ -149,13 +149,14 @@ def run_with_fault(serve, cluster, pattern, override, *args):
 # engine: real Elasticsearch and OpenSearch nodes (tests/engine/: Maven, Java,
 # about 13 minutes).  system: what installs into this machine or runs a
 # service stack (the Debian package, dpkg -i as root; Icinga Director on its
-# own PostgreSQL; carbon and graphite-web): about 25 s, and nothing a
+# own PostgreSQL; carbon and graphite-web; cron mailing through exim, up to
+# a minute waiting for cron's next minute): about 25 s plus that, and nothing a
 # developer's plain run should do to their machine.
 TIERS = {  # name: (what the marker means, what the header says when left out)
     "engine": ("runs real Elasticsearch/OpenSearch nodes (Maven, Java)",
                "engine tier (real Elasticsearch/OpenSearch)"),
-    "system": ("installs the Debian package or runs Director/PostgreSQL or carbon/graphite-web",
-               "system tier (Debian package, Director, graphite)"),
+    "system": ("installs the Debian package or runs Director/PostgreSQL, carbon/graphite-web or cron/exim",
+               "system tier (Debian package, Director, graphite, cron)"),
 }
 
 
