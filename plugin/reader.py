@@ -104,12 +104,12 @@ class SnapshotReader:
     def fields(self, info):
         """The per-snapshot fields this run reads: the judgement's, sizes
         where the listing has them, the shard failures only for -v and JSON,
-        policies only when filtered by or reported (JSON).  Every listing
-        request asks for these alone."""
+        and policies always: the judgement groups snapshots by policy, so
+        that one policy's success does not hide another's failure.  Every
+        listing request asks for these alone."""
         query = self.query
         json_report = query.format == "json"
-        return cluster.snapshot_fields(sizes=query.sizes and info.index_details,
-                                       policy=bool(query.policy) or json_report,
+        return cluster.snapshot_fields(sizes=query.sizes and info.index_details, policy=True,
                                        shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
