@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from plugin.openmetrics import FACTS
 from plugin.resource import perf_label
-from tests.conftest import HOUR_MS, NOW_MS
+from tests.conftest import NOW_MS
 from tests.fake_es import Cluster, Snap
 from tests.incheck import run_main
 
