@@ -323,9 +323,10 @@ def test_warn_sm_deletion_failure_says_whole_seconds_ago(inproc):
     cluster = Cluster("os2", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS)]})
     cluster.sm_policies["daily"] = {"repository": "b", "next_ms": NOW_MS + 5 * HOUR_MS,
                                     "creation": ("SUCCESS", NOW_MS - 3 * HOUR_MS, "ok"),
-                                    "deletion": ("FAILED", NOW_MS - 90_500, "cannot delete")}
+                                    "deletion": ("FAILED", NOW_MS - 59_600, "cannot delete")}
+    # 59.6 s is 59 whole seconds, not a rounded minute.
     assert check(inproc(cluster), "--slm")[:2] == (
-        1, "ES_SNAPSHOT WARNING - SLM policy 'daily' last deletion failed 1m30s ago: cannot delete")
+        1, "ES_SNAPSHOT WARNING - SLM policy 'daily' last deletion failed 59s ago: cannot delete")
 
 
 def test_verbose_shows_three_shard_failures_and_counts_the_rest(inproc):
