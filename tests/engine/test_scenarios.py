@@ -65,6 +65,7 @@ EXPECTED = {
     "concurrent_other_policy": [("*", 1, "ES_SNAPSHOT WARNING - full-1 PARTIAL <ago>, 1/2 shards failed, "
                                          "no success without a policy since (repo conc)")],
     "concurrent_resolved": [("*", 0, "ES_SNAPSHOT OK - hourly-3 SUCCESS, <age> old (repo conc)")],
+    "tie_worse": [("*", 1, "ES_SNAPSHOT WARNING - a-full-<n> PARTIAL <ago>, 1/1 shards failed (repo tie)")],
     "empty_snapshot": [("*", 1, "ES_SNAPSHOT WARNING - s-zero SUCCESS, <age> old, holds no index (repo zero)")],
     "empty_snapshot_ok": [("*", 0, "ES_SNAPSHOT OK - s-zero SUCCESS, <age> old, holds no index (repo zero)")],
     "unreadable_newest": [("*", 1, "ES_SNAPSHOT WARNING - snapshot snap-new has no readable metadata, "
@@ -346,9 +347,8 @@ def test_concurrent_snapshots_a_full_one_ending_after_an_hourly_success(writable
     snapshot of an index without primaries is refused, and an aborted one
     (DELETE while it runs) is finalized FAILED and then deleted by that same
     request.  PARTIAL (``partial: true``) is a non-success judged by the same
-    rule, at its own level (WARNING).  Nor can two snapshots be made to
-    start or end in the same millisecond: the tie rule (item 2) is proven on
-    the simulated cluster only (tests/test_concurrent_judgement.py)."""
+    rule, at its own level (WARNING).  Snapshots of the same millisecond:
+    test_same_millisecond_goes_to_the_worse_state."""
     node = writable
     if not (node.opensearch or node.es_at_least(7, 8)):
         pytest.skip("concurrent snapshots need ES 7.8 or later")
@@ -360,6 +360,10 @@ def test_concurrent_snapshots_a_full_one_ending_after_an_hourly_success(writable
     status, payload = node.snapshot("conc", "full-1", "big,bad", wait=False, partial=True)
     assert status == 200, payload
     assert _wait_running(node, "conc", "full-1") == "IN_PROGRESS"
+    # Start times come from a clock cached per 200 ms (seen: 200 ms apart,
+    # and once on OpenSearch 3.6.0 the same millisecond): the next tick
+    # makes hourly-1 the later one.
+    time.sleep(0.5)
     hourly = created(node, "conc", "hourly-1", "base")
     assert hourly["state"] == "SUCCESS"
     states = {s["snapshot"]: s["state"] for s in node.snapshots("conc")}
@@ -392,3 +396,35 @@ def test_snapshot_of_no_index(writable):
     assert listed["shards"] == {"total": 0, "failed": 0, "successful": 0} and listed["indices"] == [], listed
     expect(node, "empty_snapshot", check(node, "-r", "zero"))
     expect(node, "empty_snapshot_ok", check(node, "-r", "zero", "--empty-snapshot-state", "ok"))
+
+
+def test_same_millisecond_goes_to_the_worse_state(writable):
+    """Two snapshots that start and end in the same millisecond: the engines
+    stamp both times from a clock cached per 200 ms, so two snapshots with
+    nothing to copy (a-full of an index without primaries, ``partial``:
+    PARTIAL; b-hourly of no index: SUCCESS), created back to back, tie on
+    both.  The worse state counts as the later one: by name b-hourly would
+    win, and the check said OK."""
+    node = writable
+    if not (node.opensearch or node.es_at_least(7, 8)):
+        pytest.skip("concurrent snapshots need ES 7.8 or later")
+    node.repository("tie")
+    node.index("bad", docs=0, unassignable=True)
+    for attempt in range(20):  # OpenSearch 3.6.0 once took 8
+        full, hourly = f"a-full-{attempt}", f"b-hourly-{attempt}"
+        for name, body in ((full, {"indices": "bad", "partial": True}),
+                           (hourly, {"indices": "nomatch-*", "ignore_unavailable": True})):
+            status, payload = node.snapshot("tie", name, wait=False, **body)
+            assert status == 200, payload
+        a, b = _wait_done(node, "tie", full), _wait_done(node, "tie", hourly)
+        times = ([a["start_time_in_millis"], a["end_time_in_millis"]],
+                 [b["start_time_in_millis"], b["end_time_in_millis"]])
+        harness.record(node, scenario="tie_times", a=times[0], b=times[1])
+        if times[0] == times[1]:
+            break
+        for name in (full, hourly):  # only the pair that tied stays
+            node.ok("DELETE", f"/_snapshot/tie/{name}")
+    else:
+        pytest.fail("no two snapshots started and ended in the same millisecond in 20 attempts")
+    assert (a["state"], b["state"]) == ("PARTIAL", "SUCCESS")
+    expect(node, "tie_worse", check(node, "-r", "tie", "--empty-snapshot-state", "ok"))
