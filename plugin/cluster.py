@@ -140,5 +140,3 @@ def window_params(since_ms):
     """
     return {"sort": "start_time", "order": "asc", "from_sort_value": str(since_ms)}
 
-
-NEWEST_ONLY = {"sort": "start_time", "order": "desc", "size": "1"}

@@ -73,19 +73,27 @@ class RegisteredContext(nagiosplugin.Context):
 
 
 class RepositoryContext(nagiosplugin.Context):
-    """State of a repository's newest completed snapshot, looked up in one table.
+    """The completed snapshots of a repository, each state looked up in one table.
 
-    A running snapshot is never the one judged here: while a retry runs,
-    the FAILED snapshot before it keeps the check CRITICAL until a snapshot
-    completes successfully (no CRITICAL -> OK -> CRITICAL flapping).  How
-    long snapshots run is judged by RunningContext.
+    Judged are the newest completed snapshot (by end time) and every
+    completed one that was no success and that no success of its own policy
+    ended after (Repository.unresolved): since ES 7.8 snapshots run
+    concurrently, and a full snapshot that fails after the hourly ones that
+    started later succeeded must not hide behind them.  The worst of them
+    decides.  A running snapshot is never the one judged here: while a
+    retry runs, the FAILED snapshot before it keeps the check CRITICAL until
+    a snapshot completes successfully (no CRITICAL -> OK -> CRITICAL
+    flapping).  How long snapshots run is judged by RunningContext.  The
+    newest success of a policy that holds no index takes
+    --empty-snapshot-state.
     """
 
-    def __init__(self, name, state_map=None, policy="", no_snapshots=Critical):
+    def __init__(self, name, state_map=None, policy="", no_snapshots=Critical, empty=Warn):
         super().__init__(name)
         self.state_map = {**DEFAULT_STATE_MAP, **(state_map or {})}
         self.of_policy = f" of policy {clean(policy)!r}" if policy else ""
         self.no_snapshots = no_snapshots  # --no-snapshots-state
+        self.empty = empty  # --empty-snapshot-state
 
     def evaluate(self, metric, resource):
         repo, survey = metric.value, resource.survey
@@ -104,35 +112,59 @@ class RepositoryContext(nagiosplugin.Context):
         if repo.notes:
             return Result(Critical, f"{where} {clean_reason(repo.notes[0])}", metric, about)
         tag = f"(repo {clean(repo.name)})"
-        judged = repo.newest_completed
-        if judged is None:
+        if repo.newest_completed is None:
             if repo.running:
                 return Result(Critical, f"{snapshot_phrase(repo.running[-1], now_ms)}, no completed "
                                         f"snapshot{window_phrase(repo.window_s)} {tag}", metric, about)
             return Result(self.no_snapshots,
                           f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric, about)
-        state = self.state_map.get(judged.state)
-        hint = f"{snapshot_phrase(judged, now_ms)} {tag}"
-        if state is None:
-            state = Unknown
+        state, judged = self._decisive(repo)
+        success = repo.newest_success
+        if success is None:
+            return Result(worst(state, Critical), f"{snapshot_phrase(judged, now_ms)}, no successful snapshot"
+                                                  f"{window_phrase(repo.window_s)} {tag}", metric, about)
+        if judged.state not in self.state_map:
             hint = f"{clean(judged.name)} has unrecognised state {clean(judged.state, 24)!r} {tag}"
-        if repo.newest_success is None:
-            state = worst(state, Critical)
-            hint = (f"{snapshot_phrase(judged, now_ms)}, no successful snapshot"
-                    f"{window_phrase(repo.window_s)} {tag}")
-        elif state == Ok and repo.running:
+        elif state != Ok and repo.succeeded(judged):  # its policy's newest success holds no index
+            hint = f"{snapshot_phrase(judged, now_ms)}, holds no index {tag}"
+        elif state != Ok:
+            hint = f"{snapshot_phrase(judged, now_ms)}{self._ended(judged, success, now_ms)} {tag}"
+        else:
+            hint = f"{snapshot_phrase(success, now_ms)}{', holds no index' if success.empty else ''} {tag}"
+        if state == Ok and repo.running:
             # A snapshot runs: say how old the data to restore is.
             hint = (f"{snapshot_phrase(repo.running[-1], now_ms)}, last success "
-                    f"{format_duration(repo.newest_success.age_s(now_ms))} old {tag}")
-        elif state == Ok and judged is not repo.newest_success:
-            hint = (f"{snapshot_phrase(judged, now_ms)}, last success "
-                    f"{format_duration(repo.newest_success.age_s(now_ms))} old {tag}")
+                    f"{format_duration(success.age_s(now_ms))} old {tag}")
         if repo.unreadable and RANK[state] < RANK[Warn]:
             # Listed by the cluster, metadata unreadable: it may be the newest.
             state = Warn
             hint = (f"snapshot {clean(repo.unreadable[0])} has no readable metadata, newest readable "
-                    f"{snapshot_phrase(judged, now_ms)} {tag}")
+                    f"{snapshot_phrase(repo.newest_completed, now_ms)} {tag}")
         return Result(state, hint, metric, about)
+
+    def _decisive(self, repo):
+        """(state, snapshot) that decides: the worst of the unresolved
+        failures and of the empty newest successes, the last to end among
+        equals; else the newest completed, OK."""
+        judged = [(self.state_map.get(s.state, Unknown), s) for s in repo.unresolved]
+        judged += [(self.empty, s) for s in repo.newest_successes if s.empty]
+        if not judged:
+            return Ok, repo.newest_completed
+        return max(judged, key=lambda item: (RANK[item[0]], item[1].ended_ms, not repo.succeeded(item[1])))
+
+    @staticmethod
+    def _ended(snap, success, now_ms):
+        """Why a failure that started before the newest success is judged:
+        it ended after that success did, or no success of its own policy
+        (or of no policy) came after it."""
+        if snap.start_ms >= success.start_ms:
+            return ""
+        if snap.ended_ms >= success.ended_ms:
+            ended = ago(max(0, now_ms - snap.ended_ms) // 1000)
+            return f", ended {ended}, after the last success {clean(success.name)} " \
+                   f"({format_duration(success.age_s(now_ms))} old)"
+        group = f"of policy {clean(snap.policy)!r}" if snap.policy else "without a policy"
+        return f", no success {group} since"
 
 
 class SkewContext(nagiosplugin.Context):
@@ -154,7 +186,7 @@ class _ThresholdContext(nagiosplugin.ScalarContext):
     def evaluate(self, metric, resource):
         result = super().evaluate(metric, resource)
         limit = {Critical: self.critical, Warn: self.warning}.get(result.state)
-        repository, subject = self.about(resource.survey)
+        repository, subject = self.about(resource.facts, resource.survey)
         return Result(result.state, self.sentence(metric.value, subject, limit, repository), metric,
                       about_repository(repository))
 
@@ -167,8 +199,8 @@ class AgeContext(_ThresholdContext):
     """Age of the newest success (of the stalest repository) against -w/-c."""
 
     @staticmethod
-    def about(survey):
-        return survey.stalest.repository, survey.stalest
+    def about(facts, _survey):
+        return facts.stalest.repository, facts.stalest
 
     def sentence(self, seconds, snap, limit, _repository):
         if limit is None:
@@ -184,13 +216,13 @@ class RunningContext(_ThresholdContext):
     lower-bounded -w 10800: would otherwise turn "none" into WARNING)."""
 
     def evaluate(self, metric, resource):
-        if resource.survey.running is None:
+        if resource.facts.longest_running is None:
             return Result(Ok, "no snapshot running", metric)
         return super().evaluate(metric, resource)
 
     @staticmethod
-    def about(survey):
-        return survey.running.repository, survey.running
+    def about(facts, _survey):
+        return facts.longest_running.repository, facts.longest_running
 
     def sentence(self, seconds, snap, limit, _repository):
         text = f"{clean(snap.name)} IN_PROGRESS for {format_duration(seconds)}"
@@ -203,8 +235,8 @@ class RunningContext(_ThresholdContext):
 class StreakContext(_ThresholdContext):
     """Completed snapshots in a row, at the head of a repository, not a success."""
 
-    def about(self, survey):
-        name = survey.streak[1]
+    def about(self, facts, survey):
+        name = facts.streak_repository
         return name, self._repository(survey, name)
 
     def sentence(self, count, repo, limit, repository):
@@ -224,8 +256,8 @@ class RecentContext(_ThresholdContext):
         super().__init__(name, warning, critical)
         self.count = count
 
-    def about(self, survey):
-        name = survey.failed_recent(self.count)[1]
+    def about(self, facts, survey):
+        name = facts.recent_repository
         return name, self._repository(survey, name)
 
     def sentence(self, failed, repo, limit, repository):

@@ -11,8 +11,6 @@ The numbers come from the same domain objects the perfdata and the JSON
 document read (snapshots.Repository, snapshots.Survey), and a repository's state
 from the check's own contexts and thresholds: nothing is judged twice.
 """
-from types import SimpleNamespace
-
 from nagiosplugin import Result
 
 from .contexts import worst
@@ -24,13 +22,15 @@ STATES = "0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"
 # as suffix), one sample per repository instead of the worst of them.
 FACTS = {
     "age": (PREFIX + "age_seconds", "Age of the newest successful snapshot."),
-    "duration": (PREFIX + "duration_seconds", "Run time of the newest completed snapshot."),
-    "size": (PREFIX + "size_bytes", "Total size of the newest completed snapshot."),
-    "shards_failed": (PREFIX + "shards_failed", "Failed shards of the newest completed snapshot."),
+    "duration": (PREFIX + "duration_seconds", "Run time of the newest completed snapshot (by end time)."),
+    "size": (PREFIX + "size_bytes", "Total size of the newest completed snapshot (by end time)."),
+    "shards_failed": (PREFIX + "shards_failed", "Failed shards of the newest completed snapshot (by end time)."),
     "running": (PREFIX + "running_seconds",
-                "How long the newest snapshot has been running, 0 when none runs."),
+                "How long the longest-running snapshot has been running, 0 when none runs."),
     "failed_streak": (PREFIX + "failed_streak",
-                      "Completed snapshots in a row, newest first, that were no SUCCESS."),
+                      "Completed snapshots in a row of one policy, the last to end first, that were no success."),
+    "failed_recent": (PREFIX + "failed_recent",
+                      "With --failed-in-last N: how many of the last N completed snapshots were no success."),
 }
 UP = (PREFIX + "up", "1 if the cluster was read, 0 if not.")
 CHECK_STATE = (PREFIX + "check_state", f"State of the whole check, its exit code: {STATES}.")
@@ -39,40 +39,17 @@ CHECK_STATE = (PREFIX + "check_state", f"State of the whole check, its exit code
 REPOSITORY_STATE = (PREFIX + "state", f"State of this repository alone, same thresholds: {STATES}.")
 
 
-def repository_facts(repo, now_ms):
-    """{perfdata label: number} for one repository; a fact not known is absent.
-
-    What resource.py measures over all repositories, for this one alone.  A
-    repository not registered or not readable has no facts, only a state.
-    """
-    if repo.missing or repo.notes:
-        return {}
-    newest, success, done = repo.newest, repo.newest_success, repo.newest_completed
-    facts = {}
-    if success is not None:
-        facts["age"] = success.age_s(now_ms)
-    if done is not None:
-        facts["duration"] = done.duration_s(now_ms)
-        if done.size_bytes is not None:
-            facts["size"] = done.size_bytes
-        facts["shards_failed"] = done.shards_failed
-    facts["running"] = newest.duration_s(now_ms) if newest is not None and newest.running else 0
-    facts["failed_streak"] = repo.failed_streak
-    return facts
-
-
 def repository_state(check, resource, repo):
     """The repository judged alone, by the check's own contexts and thresholds.
 
     The check judges the stalest age, the longest run and the longest streak
-    of all repositories; here the same metrics are made from a survey that
-    holds this repository only and evaluated the way nagiosplugin's Check
-    does, so a repository that is too old but not the stalest still shows it.
+    of all repositories; here the metrics the resource makes of this
+    repository alone are evaluated the way nagiosplugin's Check does, so a
+    repository that is too old but not the stalest still shows it.
     """
-    alone = resource.survey._replace(repositories=(repo,), slm=None, health=None)
-    view = SimpleNamespace(survey=alone)  # what the contexts read of a resource
+    view, metrics = resource.alone(repo)
     states = []
-    for metric in resource._metrics(alone):  # the metrics probe() makes, for one survey
+    for metric in metrics:
         result = metric.replace(contextobj=check.contexts[metric.context], resource=view).evaluate()
         states.append(result.state if isinstance(result, Result) else result)
     return worst(*states)
@@ -108,12 +85,11 @@ def _exposition(up, check_state, states, facts):
 def openmetrics_report(check, resource):
     survey = resource.survey
     if survey is None:  # the cluster could not be read: its state, for what was asked
-        return openmetrics_failure(check.exitcode, resource.reader.query.repositories)
-    repositories = survey.repositories
+        return openmetrics_failure(check.exitcode, resource.asked)
     return _exposition(
         1, check.exitcode,
-        [(repo.name, repository_state(check, resource, repo).code) for repo in repositories],
-        [(repo.name, repository_facts(repo, survey.now_ms)) for repo in repositories])
+        [(repo.name, repository_state(check, resource, repo).code) for repo in survey.repositories],
+        [(facts.name, facts.numbers()) for facts in resource.facts.repositories])
 
 
 def openmetrics_failure(exit_code, repositories=()):

@@ -39,8 +39,9 @@ WINDOW_SLACK_S = 3600
 
 DESCRIPTION = """\
 Checks the snapshot backups of an Elasticsearch (5.x-9.x, Alibaba Cloud
-included) or OpenSearch (1.x-3.x) cluster: the state of the newest snapshot
-of each repository (by start time) and the age of the newest successful one.
+included) or OpenSearch (1.x-3.x) cluster: the state of the newest completed
+snapshot of each repository (by end time), of every failure no later success
+followed, and the age of the newest successful one.
 """
 
 EPILOG = f"""\
@@ -50,11 +51,15 @@ https://www.monitoring-plugins.org/doc/guidelines.html#THRESHOLDFORMAT
 Output shows an age of a year or more in years and days (6y148d); perfdata
 stays in seconds.
 
-States (the newest *completed* snapshot of each repository is judged):
+States (the newest *completed* snapshot of each repository is judged, by
+end time, and so is every one that was no success and that no success of
+its own SLM/SM policy, or of no policy, ended after):
   OK        it is SUCCESS, and the newest success is younger than -w;
             a repository without any snapshot if --no-snapshots-state ok
   WARNING   it is PARTIAL; the age outside -w; a snapshot starting over
-            an hour in the future (clock skew: it is set aside)
+            an hour in the future (clock skew: it is set aside); the
+            newest success of a policy holds no index (see
+            --empty-snapshot-state)
   CRITICAL  it is FAILED or INCOMPATIBLE (also while a retry runs); age
             outside -c; no repository registered; a named repository
             missing; no successful snapshot (an empty repository: see
@@ -70,18 +75,21 @@ States (the newest *completed* snapshot of each repository is judged):
   a policy disabled, late by over 1h or failed (WARNING), with --health a
   yellow/red indicator count as well; a cluster without SLM or health
   report is noted in -v and JSON, not judged. With several
-  repositories the worst counts (CRITICAL > WARNING > UNKNOWN > OK).
+  repositories the worst counts (CRITICAL > WARNING > UNKNOWN > OK),
+  and of snapshots ending in the same millisecond the worse state.
   --state-map changes a level, e.g. PARTIAL=ok (then also a success for
   the age and the streak). A status line with a reason runs to ~120 chars.
 
 Perfdata (absent when the cluster could not be read):
   age            s  age of the newest success of the stalest repository,
                     with the -w/-c thresholds
-  duration       s  run time of the newest completed snapshot
+  duration       s  run time of the newest completed snapshot (by end
+                    time, as for size and shards_failed)
   size           B  total size of the newest completed snapshot
   shards_failed     failed shards of the newest completed snapshot
   running        s  how long the longest-running snapshot runs (0: none)
-  failed_streak     completed snapshots in a row that were no success
+  failed_streak     completed snapshots in a row (by end time) of one
+                    policy that were no success
   failed_recent     with --failed-in-last N: how many of the last N
                     completed snapshots were no success (worst repository)
   With two or more repositories also <repo>_age, <repo>_duration,
@@ -155,6 +163,7 @@ class Settings(NamedTuple):
     streak_warning: Optional[str] = None
     streak_critical: Optional[str] = None
     no_snapshots_state: ServiceState = nagiosplugin.Critical
+    empty_snapshot_state: ServiceState = nagiosplugin.Warn
     recent_warning: Optional[str] = None
     recent_critical: Optional[str] = None
     aws_sigv4: bool = False                         # sign with AWS SigV4 (aws.py)
@@ -287,6 +296,11 @@ def build_parser():
                      choices=("ok", "warning", "critical", "unknown"),
                      help="state of a repository that holds no snapshot at all "
                           "(default: %(default)s)")
+    sel.add_argument("--empty-snapshot-state", type=str.lower, default="warning",
+                     choices=("ok", "warning", "critical", "unknown"),
+                     help="state of a successful snapshot that holds no index (of no index "
+                          "matched, or of the cluster state alone) when it is the newest "
+                          "success of its policy (default: %(default)s)")
     pol = p.add_argument_group("snapshot lifecycle management")
     pol.add_argument("--slm-policy", metavar="NAME",
                      help="only snapshots taken by this SLM (Elasticsearch) or snapshot "
@@ -607,6 +621,7 @@ def parse_settings(argv, environ):
         streak_warning=_count_range("--failed-streak-warning", options.failed_streak_warning),
         streak_critical=_count_range("--failed-streak-critical", options.failed_streak_critical),
         no_snapshots_state=LEVELS[options.no_snapshots_state],
+        empty_snapshot_state=LEVELS[options.empty_snapshot_state],
         recent_warning=_count_range("--failed-recent-warning", options.failed_recent_warning),
         recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
         aws_sigv4=options.aws_sigv4, aws_region=aws_region,

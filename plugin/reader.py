@@ -104,12 +104,12 @@ class SnapshotReader:
     def fields(self, info):
         """The per-snapshot fields this run reads: the judgement's, sizes
         where the listing has them, the shard failures only for -v and JSON,
-        policies only when filtered by or reported (JSON).  Every listing
-        request asks for these alone."""
+        and policies always: the judgement groups snapshots by policy, so
+        that one policy's success does not hide another's failure.  Every
+        listing request asks for these alone."""
         query = self.query
         json_report = query.format == "json"
-        return cluster.snapshot_fields(sizes=query.sizes and info.index_details,
-                                       policy=bool(query.policy) or json_report,
+        return cluster.snapshot_fields(sizes=query.sizes and info.index_details, policy=True,
                                        shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
@@ -347,22 +347,18 @@ class SnapshotReader:
                     found.setdefault(name, []).extend(snaps)
 
     def _newest_first_listing(self, names, params, now_ms):
-        """ES 7.14-7.15: the newest snapshot only, all only when it is no success.
+        """ES 7.14-7.15: every snapshot of each repository, newest first.
 
-        At -v the newest HISTORY instead: the cluster loads every snapshot
-        for size=1 as well (its only option), so this costs no more."""
-        first = {**params, **cluster.NEWEST_ONLY}
-        first["size"] = str(max(1, HISTORY if self.query.history else 1, self.query.recent))
-        found, failed = self._per_repository(names, first)
-        unsettled = [n for n in names if n not in failed
-                     and not self._settled(found.get(n, ()), now_ms) and found.get(n)]
-        if unsettled:
-            more, bad = self._per_repository(unsettled, params)
-            found.update(more)
-            failed.update(bad)
-        complete = {n: n in unsettled or len(found.get(n, ())) < int(first["size"]) for n in names}
+        The newest alone settles nothing: since ES 7.8 a snapshot that
+        started earlier may have failed after the newest success ended (a
+        long full snapshot behind hourly ones), and 7.14-7.15 can neither
+        bound a listing by time nor sort by end time.  The cluster loads
+        every snapshot's metadata for ``size=1`` too (its only option), so
+        one whole listing costs it no more than that first page did; what
+        grows is the answer, read one snapshot at a time."""
+        found, failed = self._per_repository(names, params)
         self._current([n for n in names if n not in failed], found, params)
-        return found, failed, {}, complete
+        return found, failed, {}, {n: True for n in names}
 
     def _window_listing(self, names, params, now_ms):
         window_s = self.query.window_s

@@ -86,11 +86,15 @@ def json_report(check, resource, notes=()):
         document["cluster"] = {"distribution": survey.info.distribution, "version": survey.info.number}
         document["repositories"] = [{
             "name": repo.name, "missing": repo.missing, "snapshots_read": len(repo.snapshots),
-            "failed_streak": repo.failed_streak, "failed_streak_is_lower_bound": repo.streak_is_lower_bound,
+            "failed_streak": facts.failed_streak, "failed_streak_is_lower_bound": facts.streak_is_lower_bound,
+            # The perfdata's numbers of this repository (resource.RepositoryFacts).
+            "facts": facts.numbers(),
             "newest": _snapshot(repo.newest, now),
             "set_aside_clock_skew": [_snapshot(s, now) for s in repo.skewed],
-            "newest_completed": _snapshot(repo.newest_completed, now),
-            "newest_success": _snapshot(repo.newest_success, now)} for repo in survey.repositories]
+            "newest_completed": _snapshot(facts.newest_completed, now),
+            "newest_success": _snapshot(facts.newest_success, now),
+            "running": [_snapshot(s, now) for s in facts.running]}
+            for repo, facts in zip(survey.repositories, resource.facts.repositories)]
         if survey.slm is not None:
             document["slm"] = {"mode": survey.slm.mode, "policies": [
                 {"name": p.name, "repository": p.repository, "next_execution": _iso(p.next_ms),

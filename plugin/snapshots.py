@@ -94,6 +94,18 @@ class Snapshot(namedtuple("Snapshot", [
         """Seconds since the snapshot started; a start in the future is 0."""
         return max(0, now_ms - self.start_ms) // 1000
 
+    @property
+    def ended_ms(self):
+        """When it completed: its end time, or start plus duration for a
+        completed snapshot that carries no end time."""
+        return self.end_ms if self.end_ms > 0 else self.start_ms + max(0, self.duration_ms)
+
+    @property
+    def empty(self):
+        """It holds no shard: a snapshot of no index (``indices: "nomatch-*"``
+        with ``ignore_unavailable``), or of the cluster state alone."""
+        return self.shards_total == 0
+
     def duration_s(self, now_ms):
         """How long it took, or for a running snapshot how long it runs."""
         if self.running or self.end_ms <= 0:
@@ -128,13 +140,64 @@ class Repository(namedtuple("Repository",
     def newest(self):
         return self.snapshots[0] if self.snapshots else None
 
+    def succeeded(self, snap):
+        return snap.state in self.successes
+
     @property
     def newest_success(self):
-        return next((s for s in self.snapshots if s.state in self.successes), None)
+        """The success that started last: its age is how old the newest
+        restorable data is."""
+        return next((s for s in self.snapshots if self.succeeded(s)), None)
+
+    @property
+    def completed(self):
+        """Completed snapshots, the last to end first.
+
+        By end time, not start time: since ES 7.8 snapshots run
+        concurrently, and a full snapshot that started first may fail after
+        the hourly ones that started later succeeded.  At the same
+        millisecond a snapshot that was no success comes first: ties go to
+        the worse state."""
+        return tuple(sorted((s for s in self.snapshots if not s.running),
+                            key=lambda s: (s.ended_ms, not self.succeeded(s), s.name), reverse=True))
 
     @property
     def newest_completed(self):
-        return next((s for s in self.snapshots if not s.running), None)
+        done = self.completed
+        return done[0] if done else None
+
+    @property
+    def by_policy(self):
+        """{policy: completed snapshots, the last to end first}; "" holds
+        the snapshots taken without a policy (cron, curator, by hand)."""
+        groups = {}
+        for snap in self.completed:
+            groups.setdefault(snap.policy, []).append(snap)
+        return groups
+
+    @property
+    def unresolved(self):
+        """Completed snapshots that were no success and that no success of
+        their own policy ended after: each is judged by its state's level.
+        One policy's success never hides another policy's failure."""
+        found = []
+        for snaps in self.by_policy.values():
+            found.extend(self._streak(snaps))
+        return tuple(found)
+
+    @property
+    def newest_successes(self):
+        """The success of each policy that ended last."""
+        found = (next((s for s in snaps if self.succeeded(s)), None) for snaps in self.by_policy.values())
+        return tuple(s for s in found if s is not None)
+
+    def _streak(self, snaps):
+        streak = []
+        for snap in snaps:
+            if self.succeeded(snap):
+                break
+            streak.append(snap)
+        return streak
 
     @property
     def running(self):
@@ -143,32 +206,33 @@ class Repository(namedtuple("Repository",
 
     @property
     def failed_streak(self):
-        """Completed snapshots in a row, newest first, that were no success."""
-        count = 0
-        for snap in self.snapshots:
-            if snap.running:
-                continue
-            if snap.state in self.successes:
-                break
-            count += 1
-        return count
+        """Completed snapshots in a row, the last to end first, that were no
+        success: the longest such run of any one policy."""
+        return max((len(self._streak(snaps)) for snaps in self.by_policy.values()), default=0)
 
     def failed_recent(self, count):
-        """How many of the last ``count`` completed snapshots were no success."""
-        completed = [s for s in self.snapshots if not s.running][:count]
-        return sum(1 for s in completed if s.state not in self.successes)
+        """How many of the last ``count`` completed snapshots (by end time)
+        were no success, whatever their policy."""
+        return sum(1 for s in self.completed[:count] if not self.succeeded(s))
 
     @property
     def streak_is_lower_bound(self):
-        """True when the streak reached the oldest snapshot read, and older
-        ones exist unread: the real streak may be longer."""
-        completed = [s for s in self.snapshots if not s.running]
-        return not self.complete and bool(completed) and self.failed_streak == len(completed)
+        """True when the longest streak reached the oldest snapshot read of
+        its policy, and older ones exist unread: it may be longer."""
+        streak = self.failed_streak
+        return not self.complete and streak > 0 and any(
+            len(snaps) == streak and len(self._streak(snaps)) == streak for snaps in self.by_policy.values())
+
+
+def _completed_key(survey_snap):
+    repo, snap = survey_snap
+    return snap.ended_ms, not repo.succeeded(snap), snap.name
 
 
 def newest_first(snapshots):
-    """Order by start time, newest first; list order is never trusted."""
-    return tuple(sorted(snapshots, key=lambda s: (s.start_ms, s.name), reverse=True))
+    """Order by start time, newest first; list order is never trusted.  At
+    the same millisecond a snapshot that is no SUCCESS comes first."""
+    return tuple(sorted(snapshots, key=lambda s: (s.start_ms, s.state != SUCCESS, s.name), reverse=True))
 
 
 class Survey(namedtuple("Survey", "info repositories now_ms slm health registered extras",
@@ -185,8 +249,10 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health registere
 
     @property
     def newest_completed(self):
-        done = newest_first(s for s in self.snapshots if not s.running)
-        return done[0] if done else None
+        """The completed snapshot of any repository that ended last (ties:
+        the worse state)."""
+        done = [(r, r.newest_completed) for r in self.repositories if r.newest_completed is not None]
+        return max(done, key=_completed_key)[1] if done else None
 
     @property
     def running(self):
@@ -214,7 +280,7 @@ class Survey(namedtuple("Survey", "info repositories now_ms slm health registere
     def stalest(self):
         """Newest success of the repository whose newest success is oldest."""
         successes = [r.newest_success for r in self.repositories if r.newest_success]
-        return min(successes, key=lambda s: s.start_ms) if successes else None
+        return min(successes, key=lambda s: (s.start_ms, s.repository)) if successes else None
 
 
 def _field(entry, key, kind, default=None, required=False):

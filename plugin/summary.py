@@ -19,7 +19,7 @@ class SnapshotSummary(nagiosplugin.Summary):
 
     def ok(self, results):
         repo_results = [r for r in results if r.metric and r.metric.name == "repository"]
-        stalest = self.resource.survey.stalest if self.resource.survey else None
+        stalest = self.resource.facts.stalest if self.resource.facts else None
         lead = next((r for r in repo_results if stalest and r.metric.value.name == stalest.repository),
                     repo_results[0] if repo_results else results[0])
         text = lead.hint or str(lead)
@@ -58,8 +58,8 @@ class SnapshotSummary(nagiosplugin.Summary):
             lines += [f"note: {n}" for n in survey.extras]
             lines.append(f"cluster: {survey.info.label}")
             lines.extend(self._slm_lines(survey))
-            for repo in survey.repositories:
-                lines.extend(self._repository_lines(repo, survey.now_ms))
+            for repo, facts in zip(survey.repositories, self.resource.facts.repositories):
+                lines.extend(self._repository_lines(repo, facts, survey.now_ms))
         return self._fit(lines)
 
     @staticmethod
@@ -93,12 +93,12 @@ class SnapshotSummary(nagiosplugin.Summary):
         return lines
 
     @staticmethod
-    def _repository_lines(repo, now_ms):
+    def _repository_lines(repo, facts, now_ms):
         if repo.missing:
             return [f"repository {clean(repo.name)}: not registered"]
         shown = repo.snapshots[:RECENT_PER_REPOSITORY]
         # Every running snapshot is listed, however long ago it started.
-        shown += tuple(s for s in repo.running if s not in shown)
+        shown += tuple(s for s in facts.running if s not in shown)
         lines = [f"repository {clean(repo.name)}: {len(repo.snapshots)} snapshot(s) read"
                  + (f", newest {len(shown)}:" if shown else "")]
         for snap in repo.skewed:
@@ -119,8 +119,8 @@ class SnapshotSummary(nagiosplugin.Summary):
                     lines.append(f"    ... and {len(snap.failures) - FAILURES_SHOWN} more shard failures")
         if len(repo.snapshots) > len(shown):
             lines.append(f"  ... and {len(repo.snapshots) - len(shown)} older")
-        if repo.streak_is_lower_bound:
-            lines.append(f"  failed streak: at least {repo.failed_streak}; older snapshots were not read")
+        if facts.streak_is_lower_bound:
+            lines.append(f"  failed streak: at least {facts.failed_streak}; older snapshots were not read")
         return lines
 
     @staticmethod

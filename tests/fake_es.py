@@ -165,6 +165,13 @@ class Snap:
     indices: tuple = ("logs-1", "logs-2")
     unreadable: bool = False      # listed in the repository, its metadata blob gone
 
+    def __post_init__(self):
+        # A snapshot of no index holds no shard: ``indices: "nomatch-*"`` with
+        # ``ignore_unavailable`` answers SUCCESS, indices [], shards 0/0/0 on
+        # real ES 7.10.2 and 8.19.21 (tests/engine: test_snapshot_of_no_index).
+        if not self.indices:
+            self.shards_total = self.shards_failed = self.size_bytes = 0
+
     @property
     def running(self):
         return self.state == "IN_PROGRESS"
@@ -723,12 +730,24 @@ def scenario(name, now_ms):
     if name == "aliyun":
         return {"aliyun_auto_snapshot": daily(7, now_ms, prefix="es-cn-demo", every_ms=HOUR_MS // 2,
                                               last_age_ms=10 * 60_000)}
+    if name == "concurrent":
+        # ES >= 7.8 runs snapshots concurrently: a full one started 5 h ago
+        # fails 10 minutes ago, after the hourly ones that started later
+        # succeeded (seen overlapping on real ES 7.10.2 and 8.19.21 with
+        # thread_pool.snapshot.max: 4 and a throttled repository).
+        full = Snap("full-0000", "FAILED", now_ms - 5 * HOUR_MS, duration_ms=5 * HOUR_MS - 600_000,
+                    reason="aborted", policy="full")
+        hourly = [Snap(f"hourly-0{h}00", "SUCCESS", now_ms - (5 - h) * HOUR_MS + 60_000, policy="hourly")
+                  for h in range(1, 5)]
+        return {"backups": [full] + hourly}
+    if name == "no_index":
+        return {"backups": [Snap("s-zero", "SUCCESS", now_ms - 600_000, duration_ms=0, indices=())] + healthy}
     if name == "none":
         return {}
     raise SystemExit(f"unknown scenario {name!r}")
 
 
-SCENARIOS = ("healthy", "failed", "partial", "running", "old", "aliyun", "none")
+SCENARIOS = ("healthy", "failed", "partial", "running", "old", "aliyun", "concurrent", "no_index", "none")
 
 
 def _check_command():

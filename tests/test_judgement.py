@@ -145,3 +145,11 @@ def test_perfdata_labels_are_stable_across_states():
         check = run({"b": [snap("old", age_s=7200), snap("new", state, age_s=60)]})
         labels.add(tuple(sorted(p.split("=")[0] for p in check.perfdata)))
     assert labels == {("age", "duration", "failed_streak", "running", "shards_failed", "size")}
+
+
+# -- found by the mutation check of 2026-12-04 ------------------------------------------
+
+def test_unknown_long_state_is_cut_on_the_status_line():
+    check = run({"b": [snap("ok-1", age_s=7200), snap("odd", "SNAPSHOT_STATE_FROM_THE_FUTURE_X")]})
+    assert (check.exitcode, check.summary_str) == (
+        3, "odd has unrecognised state 'SNAPSHOT_STATE_FROM_T...' (repo b)")

@@ -306,3 +306,48 @@ def test_verbose_lists_critical_before_warning(inproc):
     problems = [text for text in out.splitlines() if text.startswith(("CRITICAL:", "WARNING:"))]
     assert problems == ["CRITICAL: a1 FAILED 1h ago (repo a)",
                         "WARNING: b1 PARTIAL 1h ago, 1/5 shards failed (repo b)"]
+
+
+# -- found by the mutation check of 2026-12-04: a verdict or a line at its boundary ------
+
+def test_ok_slm_last_success_exactly_an_hour_ahead_is_within_the_tolerance(inproc):
+    """More than an hour ahead is clock skew; exactly an hour is not yet."""
+    cluster = slm_cluster(last_success=(NOW_MS + HOUR_MS, "nightly-1"))
+    assert check(inproc(cluster), "--slm")[:2] == (0, "ES_SNAPSHOT OK - nightly-1 SUCCESS, 3h old (repo b)")
+    cluster = slm_cluster(last_success=(NOW_MS + HOUR_MS + 1, "nightly-1"))
+    assert check(inproc(cluster), "--slm")[:2] == (
+        1, "ES_SNAPSHOT WARNING - SLM policy 'nightly' last success is 1h in the future: clock skew on the cluster?")
+
+
+def test_warn_sm_deletion_failure_says_whole_seconds_ago(inproc):
+    cluster = Cluster("os2", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS)]})
+    cluster.sm_policies["daily"] = {"repository": "b", "next_ms": NOW_MS + 5 * HOUR_MS,
+                                    "creation": ("SUCCESS", NOW_MS - 3 * HOUR_MS, "ok"),
+                                    "deletion": ("FAILED", NOW_MS - 59_600, "cannot delete")}
+    # 59.6 s is 59 whole seconds, not a rounded minute.
+    assert check(inproc(cluster), "--slm")[:2] == (
+        1, "ES_SNAPSHOT WARNING - SLM policy 'daily' last deletion failed 59s ago: cannot delete")
+
+
+def test_verbose_shows_three_shard_failures_and_counts_the_rest(inproc):
+    cluster = Cluster("es8", {"b": [Snap("ok-1", "SUCCESS", NOW_MS - 2 * HOUR_MS),
+                                    Snap("p-1", "PARTIAL", NOW_MS - HOUR_MS, shards_failed=5),
+                                    Snap("p-0", "PARTIAL", NOW_MS - 3 * HOUR_MS, shards_failed=3)]})
+    lines = check(inproc(cluster), "-v")[2].splitlines()
+    start = lines.index("repository b: 3 snapshot(s) read, newest 3:")
+    shard = "    shard logs-1[{}]: IndexShardSnapshotFailedException[shard {} failed]"
+    assert lines[start + 1:start + 8] == [
+        "  p-1 PARTIAL 2024-05-01T11:00:00Z took 1m size 4.8MiB shards failed 5/5",
+        *(shard.format(i, i) for i in range(3)),
+        "    ... and 2 more shard failures",
+        "  ok-1 SUCCESS 2024-05-01T10:00:00Z took 1m size 4.8MiB shards failed 0/5",
+        "  p-0 PARTIAL 2024-05-01T09:00:00Z took 1m size 4.8MiB shards failed 3/5"]
+    # Exactly three: all shown, no "... and 0 more"; and no "... and 0 older" line.
+    assert lines[start + 8:start + 11] == [shard.format(i, i) for i in range(3)]
+    assert not lines[start + 11].startswith(("    ...", "  ..."))
+
+
+def test_ok_two_empty_repositories_name_the_first_when_no_snapshot_is_fine(inproc):
+    code, line, _ = check(inproc(Cluster("es8", {"a": [], "b": []})), "--no-snapshots-state", "ok")
+    assert (code, line.split(" in the last")[0]) == (0, "ES_SNAPSHOT OK - no snapshot in repository 'a'")
+    assert line.endswith("; 2 repositories OK")

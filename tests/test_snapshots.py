@@ -4,7 +4,7 @@ import json
 import pytest
 
 from plugin.cluster import LEGACY, NEWEST_FIRST, WINDOW, parse_cluster_info
-from plugin.snapshots import (ResponseShapeError, parse_listing, parse_repositories,
+from plugin.snapshots import (ResponseShapeError, parse_listing, parse_repositories, parse_snapshot,
                               parse_status_size)
 from tests.conftest import FIXTURES
 
@@ -131,3 +131,26 @@ def test_strategy_by_version(version, strategy, details):
 def test_cluster_info_refuses_what_is_not_elasticsearch(payload):
     with pytest.raises(ResponseShapeError):
         parse_cluster_info(payload)
+
+
+# -- found by the mutation check of 2026-12-04 ------------------------------------------
+
+def entry(**fields):
+    return {"snapshot": "s", "state": "SUCCESS", "start_time_in_millis": 1_000_000, **fields}
+
+
+def test_duration_without_duration_in_millis_is_end_minus_start():
+    snap = parse_snapshot(entry(end_time_in_millis=3_000_000, duration_in_millis=0), "r")
+    assert (snap.duration_s(10 ** 7), snap.ended_ms) == (2000, 3_000_000)
+    # A completed snapshot without an end time ends at start + duration.
+    assert parse_snapshot(entry(duration_in_millis=5000), "r").ended_ms == 1_005_000
+
+
+@pytest.mark.parametrize("count, ok", [(2 ** 31 - 1, True), (2 ** 31, False), (-1, False)])
+def test_shard_counts_are_bounded(count, ok):
+    shards = {"total": count, "failed": 0}
+    if ok:
+        assert parse_snapshot(entry(shards=shards), "r").shards_total == count
+    else:
+        with pytest.raises(ResponseShapeError, match="shard counts are not numbers"):
+            parse_snapshot(entry(shards=shards), "r")

@@ -252,7 +252,7 @@ class Node:
         self.ok("PUT", f"/_snapshot/{name}", {"type": "fs", "settings": {"location": name, **settings}})
         return self.repo_root / name
 
-    def index(self, name, docs=1, unassignable=False):
+    def index(self, name, docs=1, unassignable=False, random_text=False):
         settings = {"number_of_shards": 1, "number_of_replicas": 0}
         params = None
         if unassignable:  # its primary can never be allocated: snapshots of it fail
@@ -261,7 +261,8 @@ class Node:
         self.ok("PUT", f"/{name}", {"settings": settings}, params=params)
         if docs:
             lines = "".join(json.dumps({"index": {"_index": name, **self._type()}})
-                            + "\n" + json.dumps({"n": i, "text": "x" * 200}) + "\n" for i in range(docs))
+                            + "\n" + json.dumps({"n": i, "text": os.urandom(150).hex() if random_text else "x" * 200})
+                            + "\n" for i in range(docs))
             response = requests.post(self.direct_url + "/_bulk", params={"refresh": "true"}, data=lines,
                                      headers={"Content-Type": "application/x-ndjson"}, timeout=60)
             assert response.status_code == 200 and not response.json()["errors"], response.text[:400]
@@ -326,6 +327,10 @@ def _settings(engine, node_dirs, port):
     version = tuple(int(x) for x in engine.version.split("."))
     if engine.distribution == "elasticsearch" and version >= (8, 0):
         flags["xpack.security.enabled"] = "false"
+    if engine.distribution == "opensearch" or version >= (7, 8):
+        # Concurrent snapshots (ES >= 7.8): on 2 cores the pool has one
+        # thread, which a throttled upload holds, so a second snapshot waits.
+        flags["thread_pool.snapshot.max"] = "4"
     return flags
 
 

@@ -57,6 +57,17 @@ EXPECTED = {
     "health_note": [("es>=8.7", None, ""),
                     ("es", None, "--health: Elasticsearch <version> has no health report (Elasticsearch 8.7 or later)"),
                     ("os", None, "--health: OpenSearch <version> has no health report (Elasticsearch 8.7 or later)")],
+    # Concurrent snapshots (ES >= 7.8, OpenSearch): a full snapshot that
+    # started first and ended (PARTIAL: a real FAILED is not kept from 7.9 on,
+    # see test_concurrent_snapshots) after an hourly success is judged.
+    "concurrent_ended_later": [("*", 1, "ES_SNAPSHOT WARNING - full-1 PARTIAL <ago>, 1/2 shards failed, "
+                                        "ended <ago>, after the last success hourly-1 (<age> old) (repo conc)")],
+    "concurrent_other_policy": [("*", 1, "ES_SNAPSHOT WARNING - full-1 PARTIAL <ago>, 1/2 shards failed, "
+                                         "no success without a policy since (repo conc)")],
+    "concurrent_resolved": [("*", 0, "ES_SNAPSHOT OK - hourly-3 SUCCESS, <age> old (repo conc)")],
+    "tie_worse": [("*", 1, "ES_SNAPSHOT WARNING - a-full-<n> PARTIAL <ago>, 1/1 shards failed (repo tie)")],
+    "empty_snapshot": [("*", 1, "ES_SNAPSHOT WARNING - s-zero SUCCESS, <age> old, holds no index (repo zero)")],
+    "empty_snapshot_ok": [("*", 0, "ES_SNAPSHOT OK - s-zero SUCCESS, <age> old, holds no index (repo zero)")],
     "unreadable_newest": [("*", 1, "ES_SNAPSHOT WARNING - snapshot snap-new has no readable metadata, "
                                    "newest readable snap-old SUCCESS, <age> old (repo ur)")],
 }
@@ -313,3 +324,107 @@ def test_unreadable_newest_snapshot_is_noticed(writable):
     else:
         assert status == 404 and body["error"]["type"] == "snapshot_missing_exception", body
     expect(node, "unreadable_newest", check(node, "-r", "ur"))
+
+
+# -- concurrent snapshots and a snapshot of no index (issue 20, items 1, 2, 5) ------------
+
+def _wait_done(node, repo, name, timeout_s=120):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        states = {s["snapshot"]: s for s in node.snapshots(repo)}
+        if name in states and states[name]["state"] != "IN_PROGRESS":
+            return states[name]
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not complete in {timeout_s}s")
+
+
+def test_concurrent_snapshots_a_full_one_ending_after_an_hourly_success(writable):
+    """Two naming schemes, as two SLM policies would make them: full-N of a
+    big index (slow: a throttled repository, random payloads that do not
+    compress) and hourly-N of a small one, started while full-1 runs.
+
+    A real FAILED cannot be had here: from ES 7.9 (and on OpenSearch) a
+    snapshot of an index without primaries is refused, and an aborted one
+    (DELETE while it runs) is finalized FAILED and then deleted by that same
+    request.  PARTIAL (``partial: true``) is a non-success judged by the same
+    rule, at its own level (WARNING).  Snapshots of the same millisecond:
+    test_same_millisecond_goes_to_the_worse_state."""
+    node = writable
+    if not (node.opensearch or node.es_at_least(7, 8)):
+        pytest.skip("concurrent snapshots need ES 7.8 or later")
+    key = "sm_policy" if node.opensearch else "policy"
+    folder = node.repository("conc", max_snapshot_bytes_per_sec="40kb")
+    node.index("base", docs=1)
+    node.index("big", docs=2000, random_text=True)
+    node.index("bad", docs=0, unassignable=True)
+    status, payload = node.snapshot("conc", "full-1", "big,bad", wait=False, partial=True)
+    assert status == 200, payload
+    assert _wait_running(node, "conc", "full-1") == "IN_PROGRESS"
+    # Start times come from a clock cached per 200 ms (seen: 200 ms apart,
+    # and once on OpenSearch 3.6.0 the same millisecond): the next tick
+    # makes hourly-1 the later one.
+    time.sleep(0.5)
+    hourly = created(node, "conc", "hourly-1", "base")
+    assert hourly["state"] == "SUCCESS"
+    states = {s["snapshot"]: s["state"] for s in node.snapshots("conc")}
+    assert states["full-1"] == "IN_PROGRESS", f"full-1 was not slow enough to overlap: {states}"
+    full = _wait_done(node, "conc", "full-1")
+    assert full["state"] == "PARTIAL" and full["start_time_in_millis"] < hourly["start_time_in_millis"]
+    assert full["end_time_in_millis"] > hourly["end_time_in_millis"], (full, hourly)
+    harness.record(node, scenario="concurrent_overlap", full_ms=[full["start_time_in_millis"],
+                   full["end_time_in_millis"]], hourly_ms=[hourly["start_time_in_millis"],
+                                                           hourly["end_time_in_millis"]])
+    expect(node, "concurrent_ended_later", check(node, "-r", "conc"))
+    node.repository("conc")  # the same folder, no longer throttled
+    assert folder.exists()
+    # A success of a policy does not resolve the failure of the snapshots of no policy ...
+    created(node, "conc", "hourly-2", "base", metadata={key: "hourly"})
+    expect(node, "concurrent_other_policy", check(node, "-r", "conc"))
+    # ... a later success of no policy does.
+    created(node, "conc", "hourly-3", "base")
+    expect(node, "concurrent_resolved", check(node, "-r", "conc"))
+
+
+def test_snapshot_of_no_index(writable):
+    """``indices: "nomatch-*"`` with ``ignore_unavailable``: SUCCESS, 0 shards."""
+    node = writable
+    node.repository("zero")
+    snap = created(node, "zero", "s-zero", "nomatch-*", ignore_unavailable=True)
+    assert snap["state"] == "SUCCESS" and snap["shards"]["total"] == 0, snap
+    listed = node.snapshots("zero")[0]
+    harness.record(node, scenario="empty_snapshot+listing", entry=listed)
+    assert listed["shards"] == {"total": 0, "failed": 0, "successful": 0} and listed["indices"] == [], listed
+    expect(node, "empty_snapshot", check(node, "-r", "zero"))
+    expect(node, "empty_snapshot_ok", check(node, "-r", "zero", "--empty-snapshot-state", "ok"))
+
+
+def test_same_millisecond_goes_to_the_worse_state(writable):
+    """Two snapshots that start and end in the same millisecond: the engines
+    stamp both times from a clock cached per 200 ms, so two snapshots with
+    nothing to copy (a-full of an index without primaries, ``partial``:
+    PARTIAL; b-hourly of no index: SUCCESS), created back to back, tie on
+    both.  The worse state counts as the later one: by name b-hourly would
+    win, and the check said OK."""
+    node = writable
+    if not (node.opensearch or node.es_at_least(7, 8)):
+        pytest.skip("concurrent snapshots need ES 7.8 or later")
+    node.repository("tie")
+    node.index("bad", docs=0, unassignable=True)
+    for attempt in range(20):  # OpenSearch 3.6.0 once took 8
+        full, hourly = f"a-full-{attempt}", f"b-hourly-{attempt}"
+        for name, body in ((full, {"indices": "bad", "partial": True}),
+                           (hourly, {"indices": "nomatch-*", "ignore_unavailable": True})):
+            status, payload = node.snapshot("tie", name, wait=False, **body)
+            assert status == 200, payload
+        a, b = _wait_done(node, "tie", full), _wait_done(node, "tie", hourly)
+        times = ([a["start_time_in_millis"], a["end_time_in_millis"]],
+                 [b["start_time_in_millis"], b["end_time_in_millis"]])
+        harness.record(node, scenario="tie_times", a=times[0], b=times[1])
+        if times[0] == times[1]:
+            break
+        for name in (full, hourly):  # only the pair that tied stays
+            node.ok("DELETE", f"/_snapshot/tie/{name}")
+    else:
+        pytest.fail("no two snapshots started and ended in the same millisecond in 20 attempts")
+    assert (a["state"], b["state"]) == ("PARTIAL", "SUCCESS")
+    expect(node, "tie_worse", check(node, "-r", "tie", "--empty-snapshot-state", "ok"))
