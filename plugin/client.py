@@ -7,6 +7,7 @@ are CRITICAL, as the monitoring-plugins guidelines say; authentication and
 protocol errors are UNKNOWN.  Messages name host:port, never a credential.
 """
 import email.utils
+import functools
 import json
 import logging
 import math
@@ -180,7 +181,9 @@ class EsClient:
 
     def _decode(self, body, status, what, decode=None):
         try:
-            decode = decode or loads
+            # An error body is read leniently (a key twice in it changes no
+            # verdict: its HTTP status decides); a 200 strictly (unique_keys).
+            decode = decode or (loads if status == 200 else functools.partial(loads, strict=False))
             try:
                 return decode(body)
             except (UnicodeDecodeError, json.JSONDecodeError, ResponseShapeError):
