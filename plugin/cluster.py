@@ -138,3 +138,5 @@ def window_params(since_ms):
 
 
 NEWEST_ONLY = {"sort": "start_time", "order": "desc", "size": "1"}
+# Every snapshot, oldest first: the widest look-back once a window would start before 1970.
+WHOLE = {"sort": "start_time", "order": "asc"}

@@ -285,7 +285,9 @@ class SnapshotReader:
             match = _MISSING.search(str(exc))
             if match is None:
                 raise
-            self.unreadable.setdefault(match.group(1), []).append(match.group(2))
+            names = self.unreadable.setdefault(match.group(1), [])
+            if match.group(2) not in names:  # named again by a further request
+                names.append(match.group(2))
             log.info("snapshot %s of %s has no readable metadata; listing the rest",
                      match.group(2), match.group(1))
             params = {**params, "ignore_unavailable": "true"}
@@ -401,28 +403,55 @@ class SnapshotReader:
         return found, failed, {}, complete
 
     def _window_listing(self, names, params, now_ms):
-        window_s = self.query.window_s
-        found, failed = self._list(names, {**params, **cluster.window_params(now_ms - window_s * 1000)})
-        window_of = {n: window_s for n in names}
-        unsettled = [n for n in names if n not in failed and not self._settled(found.get(n, ()), now_ms)]
-        for _ in range(WIDENING_STEPS):
+        found, failed, window_of = {}, {}, {}
+        complete = {n: False for n in names}
+        unsettled, what = list(names), "list snapshots"
+        for step in range(WIDENING_STEPS + 1):
             if not unsettled:
                 break
-            window_s *= WIDENING
+            window_s = self.query.window_s * WIDENING ** step
             since = now_ms - window_s * 1000
-            more, bad = self._list(unsettled, {**params, **cluster.window_params(since)},
-                                   what="look further back for a success")
+            # Never a from_sort_value before 1970 ("in the last 5120y"): the
+            # whole listing instead, which is the last look.
+            bounded = since > 0
+            more, bad = self._list(unsettled, {**params, **(cluster.window_params(since) if bounded
+                                                             else cluster.WHOLE)}, what=what)
             found.update({n: more.get(n, []) for n in unsettled})
             failed.update(bad)
-            window_of.update({n: window_s for n in unsettled})
-            unsettled = [n for n in unsettled if n not in failed and not self._settled(found[n], now_ms)]
+            window_of.update({n: window_s if bounded else None for n in unsettled})
+            complete.update({n: not bounded for n in unsettled})
+            unsettled = [n for n in unsettled if n not in failed and bounded
+                         and not self._settled(found[n], now_ms)]
+            what = "look further back for a success"
+        self._newest_before(unsettled, found, failed, params, now_ms, window_of, complete)
         readable = [n for n in names if n not in failed]
         if readable:
             self._current(readable, found, params)
-        complete = {n: False for n in names}
         if self.query.history or self.query.recent:
-            self._history(readable, found, params, now_ms, window_of, complete)
+            self._history([n for n in readable if window_of[n] is not None], found, params, now_ms,
+                          window_of, complete)
         return found, failed, window_of, complete
+
+    def _newest_before(self, names, found, failed, params, now_ms, window_of, complete):
+        """Before a repository is called empty, it must be known to be: for
+        each one whose widest window held no snapshot (of the policy asked
+        for), one request for the newest snapshot started before it
+        (order=desc, from_sort_value, size=1; pruned by the cluster, which
+        skips the windows already read).  None: the repository holds no
+        snapshot, and says so without a look-back (window_s None).  One:
+        it is judged as the snapshot it is (a success by its age) at every
+        verbosity, not as "no snapshot"."""
+        policy = self.query.policy
+        empty = [n for n in names if not any(not policy or s.policy == policy for s in found.get(n, ()))]
+        for name in empty:
+            before = now_ms - window_of[name] * 1000 - 1
+            query = {**params, "sort": "start_time", "order": "desc", "from_sort_value": str(before), "size": "1"}
+            more, bad = self._list([name], query, what="read the newest snapshot before the look-back")
+            failed.update(bad)
+            if more.get(name):
+                found.setdefault(name, []).extend(more[name])
+            elif name not in bad and not self.unreadable.get(name):
+                window_of[name], complete[name] = None, True
 
     def _history(self, names, found, params, now_ms, window_of, complete):
         """-v and --failed-in-last N: the newest snapshots started before the
