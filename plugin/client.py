@@ -181,8 +181,10 @@ class EsClient:
             if received > MAX_BODY_BYTES:
                 raise EsError(f"{what} at {self.where}: answer larger than "
                               f"{MAX_BODY_BYTES // 2**20} MiB, refused")
-            chunk = strings.add(chunk)  # into body: one bytearray, no second copy of a large body
+            # Counted as they arrive, cut strings too: "{},{},..." has no quote
+            # either, and must still be refused as what it is.
             containers += chunk.count(b"{") + chunk.count(b"[")
+            strings.add(chunk)  # into body: one bytearray, no second copy of a large body
             if containers > MAX_CONTAINERS:
                 raise EsError(f"{what} at {self.where}: answer with more than {MAX_CONTAINERS:,} "
                               "JSON objects, refused", status=response.status_code)
