@@ -77,6 +77,13 @@ def test_ok_verbose_history_asks_for_the_one_missing(inproc):
     assert (asked["params"]["size"], int(asked["params"]["from_sort_value"])) == ("1", NOW_MS - WINDOW_MS - 1)
 
 
+def test_ok_failed_in_last_satisfied_by_the_window_asks_no_history(inproc):
+    cluster = Cluster("es8", {"b": [Snap("new", "SUCCESS", NOW_MS - HOUR_MS),
+                                    Snap("f1", "FAILED", NOW_MS - 2 * HOUR_MS)] + hourly(5, first_hours=5)})
+    code, out = run(inproc, cluster, *ARGS, "--failed-in-last", "2")
+    assert code == 0 and perf(out)["failed_recent"].startswith("1;") and history_requests(cluster) == []
+
+
 def test_ok_verbose_history_starts_just_before_the_window(inproc):
     """A snapshot started exactly at the window's start is in the window, and
     not read again as history (which would leave one older unread)."""
