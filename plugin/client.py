@@ -7,6 +7,7 @@ are CRITICAL, as the monitoring-plugins guidelines say; authentication and
 protocol errors are UNKNOWN.  Messages name host:port, never a credential.
 """
 import email.utils
+import functools
 import json
 import logging
 import math
@@ -42,6 +43,13 @@ MAX_CONTAINERS = MAX_BODY_BYTES // 96
 # ints beyond Python's 4,300 digits) are decoded to OutOfRange by
 # snapshots.loads, so that the field holding one is named.
 CHUNK = 64 * 1024
+# A string of more than LONG_STRING bytes is cut while the body arrives, to
+# its first KEEP bytes and "...": the check shows a few hundred characters
+# of any reason or name, and a 90 MB reason (an 87 KB gzip body) would
+# otherwise cost 467 MB of memory.  Nothing but a string runs that long
+# without a quote in an answer.
+LONG_STRING = CHUNK
+KEEP = 16 * 1024
 MAX_REDIRECTS = 3
 CONNECT_TIMEOUT = 5.0
 
@@ -165,7 +173,8 @@ class EsClient:
         otherwise, or holds more containers than any real answer, is refused
         while it arrives, before it costs memory or a json.loads.
         """
-        body, containers, opened = bytearray(), 0, False
+        body, containers, opened, received = bytearray(), 0, False, 0
+        strings = StringCutter(body)
         for chunk in response.iter_content(CHUNK):
             if not opened and chunk.strip():
                 opened = True
@@ -175,11 +184,14 @@ class EsClient:
                                   "array where an object is due, refused", status=response.status_code)
                 if head != b"{":
                     return bytes(body + chunk)  # not JSON at all: _decode says what it is
-            body += chunk  # one bytearray: no second copy of a large body
-            if len(body) > MAX_BODY_BYTES:
+            received += len(chunk)
+            if received > MAX_BODY_BYTES:
                 raise EsError(f"{what} at {self.where}: answer larger than "
                               f"{MAX_BODY_BYTES // 2**20} MiB, refused")
+            # Counted as they arrive, cut strings too: "{},{},..." has no quote
+            # either, and must still be refused as what it is.
             containers += chunk.count(b"{") + chunk.count(b"[")
+            strings.add(chunk)  # into body: one bytearray, no second copy of a large body
             if containers > MAX_CONTAINERS:
                 raise EsError(f"{what} at {self.where}: answer with more than {MAX_CONTAINERS:,} "
                               "JSON objects, refused", status=response.status_code)
@@ -187,7 +199,9 @@ class EsClient:
 
     def _decode(self, body, status, what, decode=None):
         try:
-            decode = decode or loads
+            # An error body is read leniently (a key twice in it changes no
+            # verdict: its HTTP status decides); a 200 strictly (unique_keys).
+            decode = decode or (loads if status == 200 else functools.partial(loads, strict=False))
             try:
                 return decode(body)
             except (UnicodeDecodeError, json.JSONDecodeError, ResponseShapeError):
@@ -246,6 +260,106 @@ class EsClient:
     def _transport_error(self, exc, what):
         cause = describe_cause(exc, self._timeout)
         return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
+
+
+# The longest start of a JSON string's text made of whole characters and
+# whole escapes (a cut must not leave "\u00" or a lone backslash behind).
+_WHOLE_ESCAPES = re.compile(rb'(?:[^"\\]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*')
+_HIGH_SURROGATE = re.compile(rb'\\u[dD][89abAB][0-9a-fA-F]{2}\Z')
+# A quote after anything but a backslash (once escaped backslashes are out).
+_PLAIN_QUOTE = re.compile(rb'[^\\]"')
+
+
+class StringCutter:
+    """Appends a body's chunks to ``body``, cutting every JSON string
+    longer than LONG_STRING bytes to its first KEEP bytes and "...".
+
+    Only a string runs a whole chunk without a quote, so that is what is
+    looked for, with bytes.rfind (a normal answer costs next to nothing);
+    escaped quotes do not count.  Inside such a string every further chunk
+    is dropped until the one with its closing quote, which the body
+    resumes from.  Any answer the check reads is UTF-8 (JSON from
+    Elasticsearch); a cut never splits a character or an escape."""
+
+    def __init__(self, body):
+        self.body = body
+        self.since = 0          # bytes of body after its last quote
+        self.dropping = False   # inside a long string, its rest dropped
+        self.trail = 0          # backslashes at the end of what was dropped
+
+    def add(self, chunk):
+        """Appends ``chunk`` (or what of it is kept); returns what was appended."""
+        if len(chunk) > CHUNK:  # urllib3 1.x may hand over a whole inflated body at once
+            return b"".join(self.add(chunk[at:at + CHUNK]) for at in range(0, len(chunk), CHUNK))
+        if self.dropping:
+            closing = _closing_quote(chunk, self.trail % 2)
+            if closing < 0:
+                self.trail = _backslashes(chunk, self.trail)
+                return b""
+            self.dropping, self.trail = False, 0
+            chunk = chunk[closing:]  # from the closing quote on
+        quote = _last_quote(chunk, self.trail % 2)
+        if quote < 0 and self.since + len(chunk) > LONG_STRING:
+            self._cut(chunk)
+            return b""
+        self.body += chunk
+        self.since = len(chunk) - 1 - quote if quote >= 0 else self.since + len(chunk)
+        self.trail = _backslashes(chunk, self.trail)
+        return chunk
+
+    def _cut(self, chunk):
+        """Keeps the first KEEP bytes of the string read so far, drops
+        ``chunk`` and every chunk after it up to the closing quote."""
+        start = len(self.body) - self.since  # the string's text read so far
+        read = bytes(self.body[start:])
+        text = read[:KEEP]
+        text = text[:_WHOLE_ESCAPES.match(text).end()]
+        if _HIGH_SURROGATE.search(text):  # half of an escaped pair (\ud83d of \ud83d\ude00)
+            text = text[:-6]
+        text = text.decode("utf-8", "ignore").encode("utf-8")  # no half of a character either
+        del self.body[start:]
+        self.body += text + b"..."
+        self.since = len(text) + 3
+        # The parity of the backslashes before the next byte: a closing
+        # quote right after an odd run is an escaped one.
+        self.trail = _backslashes(chunk, _backslashes(read, 0))
+        self.dropping = True
+
+
+def _closing_quote(chunk, odd):
+    """Index of the first quote of ``chunk`` that is not escaped (``odd``:
+    the chunk follows an odd run of backslashes), -1 if none."""
+    if b'"' not in chunk:
+        return -1
+    # Each escaped backslash (a pair, counted from the start of its run)
+    # made two other bytes: an escaped quote is then one after a backslash.
+    text = ((b"\\" if odd else b"") + chunk).replace(b"\\\\", b"__")
+    if text.startswith(b'"'):
+        return 0
+    match = _PLAIN_QUOTE.search(text)
+    return -1 if match is None else match.end() - 1 - odd
+
+
+def _backslashes(data, before):
+    """Backslashes at the end of ``data``, following ``before`` more of them."""
+    run = len(data) - len(data.rstrip(b"\\"))
+    return before + run if run == len(data) else run
+
+
+def _last_quote(chunk, odd):
+    """Index of the last quote of ``chunk`` that is not escaped, -1 if none
+    (``odd``: the chunk follows an odd run of backslashes).
+
+    Almost always the last quote there is; only when that one follows a
+    backslash are the escapes worked out (as _closing_quote does)."""
+    at = chunk.rfind(b'"')
+    if at < 0 or (at > 0 and chunk[at - 1] != 0x5C) or (at == 0 and not odd):
+        return at
+    text = ((b"\\" if odd else b"") + chunk).replace(b"\\\\", b"__")
+    at = 0 if text.startswith(b'"') else -1
+    for match in _PLAIN_QUOTE.finditer(text):
+        at = match.end() - 1
+    return at - odd if at >= 0 else -1
 
 
 PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")

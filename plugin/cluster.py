@@ -140,3 +140,6 @@ def window_params(since_ms):
     """
     return {"sort": "start_time", "order": "asc", "from_sort_value": str(since_ms)}
 
+
+# Every snapshot, oldest first: the widest look-back once a window would start before 1970.
+WHOLE = {"sort": "start_time", "order": "asc"}

@@ -116,6 +116,13 @@ class RepositoryContext(nagiosplugin.Context):
             if repo.running:
                 return Result(Critical, f"{snapshot_phrase(repo.running[-1], now_ms)}, no completed "
                                         f"snapshot{window_phrase(repo.window_s)} {tag}", metric, about)
+            if repo.unreadable:
+                # Listed, metadata unreadable (the folder wiped or lost): not
+                # an empty repository, and nothing restorable is known.
+                return Result(Critical, f"snapshot {clean(repo.unreadable[0])} has no readable metadata, "
+                                        f"no readable snapshot{self.of_policy} in {where}", metric, about)
+            if repo.window_s is None:  # the whole listing was read: the repository is empty
+                return Result(self.no_snapshots, f"{where} holds no snapshot{self.of_policy}", metric, about)
             return Result(self.no_snapshots,
                           f"no snapshot{self.of_policy} in {where}{window_phrase(repo.window_s)}", metric, about)
         state, judged = self._decisive(repo)

@@ -14,8 +14,8 @@ from urllib.parse import quote
 from . import cluster, slm
 from .health import parse_health
 from .errors import EsError
-from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, Survey, decode_listing, newest_first,
-                        parse_repositories, parse_status_size)
+from .snapshots import (Repository, ResponseShapeError, SKEW_TOLERANCE_MS, SUCCESS, Survey, decode_listing,
+                        newest_first, parse_repositories, parse_status_size)
 
 log = logging.getLogger("nagiosplugin.es_snapshot")
 
@@ -39,6 +39,35 @@ WIDENING_STEPS = 3
 HISTORY = 10
 # "[repository:snapshot/uuid] is missing": the reason of a snapshot_missing_exception.
 _MISSING = re.compile(r"\[([^\[\]:]+):([^\[\]/]+)(?:/[^\[\]]*)?\] is missing")
+
+
+def _asked(listing, names):
+    """A listing answer, refused when it holds a snapshot of a repository
+    that was not asked for: dropped, it would leave an older success of
+    the one asked for looking current, and which repository the snapshot
+    is of cannot be known."""
+    found, failed = listing
+    stray = next((s for repo, snaps in found.items() if repo not in names for s in snaps), None)
+    if stray is not None:
+        raise ResponseShapeError(f"the listing of {', '.join(n[:60] for n in names[:3])!r} holds snapshot "
+                                 f"{stray.name[:60]!r} of repository {stray.repository[:60]!r}, not asked for")
+    return found, failed
+
+
+def _one_each(repository, snapshots):
+    """{name: Snapshot}: a snapshot listed twice (in one answer, or by
+    the listing and by _current) counts once; listed twice with another
+    state or start time, it is refused (the check cannot know which is
+    true: "FAILED" then "SUCCESS" would read as a success)."""
+    by_name = {}
+    for snap in snapshots:
+        seen = by_name.get(snap.name)
+        if seen is not None and (seen.state, seen.start_ms) != (snap.state, snap.start_ms):
+            raise ResponseShapeError(f"snapshot {snap.name[:60]!r} is listed twice in repository "
+                                     f"{repository[:60]!r}, as {seen.state[:24]} and {snap.state[:24]}"
+                                     + (" with other start times" if seen.state == snap.state else ""))
+        by_name[snap.name] = snap
+    return by_name
 
 
 class Query(NamedTuple):
@@ -218,7 +247,7 @@ class SnapshotReader:
 
     def _repository(self, name, missing, found, failed, window_s, now_ms, complete):
         notes = (f"could not be read: {failed[name]}",) if name in failed else ()
-        snapshots = newest_first({s.name: s for s in found.get(name, ())}.values())
+        snapshots = newest_first(_one_each(name, found.get(name, ())).values())
         ahead = now_ms + SKEW_TOLERANCE_MS
         return Repository(name=name, snapshots=tuple(s for s in snapshots if s.start_ms <= ahead),
                           skewed=tuple(s for s in snapshots if s.start_ms > ahead),
@@ -256,7 +285,9 @@ class SnapshotReader:
             match = _MISSING.search(str(exc))
             if match is None:
                 raise
-            self.unreadable.setdefault(match.group(1), []).append(match.group(2))
+            names = self.unreadable.setdefault(match.group(1), [])
+            if match.group(2) not in names:  # named again by a further request
+                names.append(match.group(2))
             log.info("snapshot %s of %s has no readable metadata; listing the rest",
                      match.group(2), match.group(1))
             params = {**params, "ignore_unavailable": "true"}
@@ -295,8 +326,8 @@ class SnapshotReader:
 
     def _list_group(self, names, params, what):
         try:
-            return self._get_listing(path_of("_snapshot", ",".join(names), "*"), params, what,
-                                     names[0] if len(names) == 1 else None)
+            return _asked(self._get_listing(path_of("_snapshot", ",".join(names), "*"), params, what,
+                                            names[0] if len(names) == 1 else None), names)
         except EsError as exc:
             # Unregistered between GET _snapshot and the listing: ES 8.19.21 and
             # 9.5.2 answer the whole request 404 "[name] missing" (7.17.29: 200).
@@ -314,8 +345,8 @@ class SnapshotReader:
         found, failed = {}, {}
         for name in names:
             try:
-                more, bad = self._get_listing(path_of("_snapshot", name, "_all"), params,
-                                              "list snapshots", name)
+                more, bad = _asked(self._get_listing(path_of("_snapshot", name, "_all"), params,
+                                                     "list snapshots", name), (name,))
             except EsError as exc:
                 if exc.error_type != "repository_missing_exception":
                     raise
@@ -339,12 +370,19 @@ class SnapshotReader:
         # The listing's field filter, without the listing's own parameters.
         params = {k: v for k, v in params.items() if k == "filter_path"}
         for group in name_groups(names):  # many long names: several requests
-            more, _ = self.client.get(path_of("_snapshot", ",".join(group), "_current"), params,
-                                      what="list running snapshots",
-                                      decode=self._decoder(params, group[0] if len(group) == 1 else None))
+            more, _ = _asked(self.client.get(path_of("_snapshot", ",".join(group), "_current"), params,
+                                             what="list running snapshots",
+                                             decode=self._decoder(params, group[0] if len(group) == 1 else None)),
+                             group)
             for name, snaps in more.items():
-                if name in group:
-                    found.setdefault(name, []).extend(snaps)
+                # A completed snapshot here is a phantom (a SUCCESS a minute
+                # old would pass for the newest backup): which answer is
+                # true cannot be known.
+                done = next((s for s in snaps if not s.running), None)
+                if done is not None:
+                    raise ResponseShapeError(f"the running snapshots (_current) include {done.name[:60]!r} "
+                                             f"of repository {name[:60]!r} as {done.state[:24]}, not IN_PROGRESS")
+                found.setdefault(name, []).extend(snaps)
 
     def _newest_first_listing(self, names, params, now_ms):
         """ES 7.14-7.15: every snapshot of each repository, newest first.
@@ -361,28 +399,55 @@ class SnapshotReader:
         return found, failed, {}, {n: True for n in names}
 
     def _window_listing(self, names, params, now_ms):
-        window_s = self.query.window_s
-        found, failed = self._list(names, {**params, **cluster.window_params(now_ms - window_s * 1000)})
-        window_of = {n: window_s for n in names}
-        unsettled = [n for n in names if n not in failed and not self._settled(found.get(n, ()), now_ms)]
-        for _ in range(WIDENING_STEPS):
+        found, failed, window_of = {}, {}, {}
+        complete = {n: False for n in names}
+        unsettled, what = list(names), "list snapshots"
+        for step in range(WIDENING_STEPS + 1):
             if not unsettled:
                 break
-            window_s *= WIDENING
+            window_s = self.query.window_s * WIDENING ** step
             since = now_ms - window_s * 1000
-            more, bad = self._list(unsettled, {**params, **cluster.window_params(since)},
-                                   what="look further back for a success")
+            # Never a from_sort_value before 1970 ("in the last 5120y"): the
+            # whole listing instead, which is the last look.
+            bounded = since > 0
+            more, bad = self._list(unsettled, {**params, **(cluster.window_params(since) if bounded
+                                                             else cluster.WHOLE)}, what=what)
             found.update({n: more.get(n, []) for n in unsettled})
             failed.update(bad)
-            window_of.update({n: window_s for n in unsettled})
-            unsettled = [n for n in unsettled if n not in failed and not self._settled(found[n], now_ms)]
+            window_of.update({n: window_s if bounded else None for n in unsettled})
+            complete.update({n: not bounded for n in unsettled})
+            unsettled = [n for n in unsettled if n not in failed and bounded
+                         and not self._settled(found[n], now_ms)]
+            what = "look further back for a success"
+        self._newest_before(unsettled, found, failed, params, now_ms, window_of, complete)
         readable = [n for n in names if n not in failed]
         if readable:
             self._current(readable, found, params)
-        complete = {n: False for n in names}
         if self.query.history or self.query.recent:
-            self._history(readable, found, params, now_ms, window_of, complete)
+            self._history([n for n in readable if window_of[n] is not None], found, params, now_ms,
+                          window_of, complete)
         return found, failed, window_of, complete
+
+    def _newest_before(self, names, found, failed, params, now_ms, window_of, complete):
+        """Before a repository is called empty, it must be known to be: for
+        each one whose widest window held no snapshot (of the policy asked
+        for), one request for the newest snapshot started before it
+        (order=desc, from_sort_value, size=1; pruned by the cluster, which
+        skips the windows already read).  None: the repository holds no
+        snapshot, and says so without a look-back (window_s None).  One:
+        it is judged as the snapshot it is (a success by its age) at every
+        verbosity, not as "no snapshot"."""
+        policy = self.query.policy
+        empty = [n for n in names if not any(not policy or s.policy == policy for s in found.get(n, ()))]
+        for name in empty:
+            before = now_ms - window_of[name] * 1000 - 1
+            query = {**params, "sort": "start_time", "order": "desc", "from_sort_value": str(before), "size": "1"}
+            more, bad = self._list([name], query, what="read the newest snapshot before the look-back")
+            failed.update(bad)
+            if more.get(name):
+                found.setdefault(name, []).extend(more[name])
+            elif name not in bad and not self.unreadable.get(name):
+                window_of[name], complete[name] = None, True
 
     def _history(self, names, found, params, now_ms, window_of, complete):
         """-v and --failed-in-last N: the newest snapshots started before the

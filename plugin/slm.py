@@ -10,7 +10,7 @@ Stdlib only.
 import json
 from collections import namedtuple
 
-from .snapshots import MAX_MS, ResponseShapeError
+from .snapshots import MAX_MS, OutOfRange, ResponseShapeError, ascii_upper
 
 # enabled: False for a disabled OpenSearch snapshot-management policy;
 # deletion_failure_*: its last deletion (retention) run failed.
@@ -21,18 +21,29 @@ Policy = namedtuple("Policy", "name repository next_ms last_success_ms last_succ
 SlmFacts = namedtuple("SlmFacts", "mode policies")  # mode: RUNNING, STOPPING, STOPPED
 
 
-def _int(value):
-    """A time in milliseconds; None when absent or not a time up to year 9999."""
+def _int(value, owner, field):
+    """A time in milliseconds; None when absent (or null).
+
+    Any other value that is no time between 1970 and 9999 is refused,
+    naming ``field``: dropped, an out-of-range last_failure.time would
+    leave a failed policy reading OK."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_MS:
         return value
-    return None
+    what = "not a number" if not isinstance(value, (int, float, OutOfRange)) or isinstance(value, bool) else \
+        f"out of range ({value.text if isinstance(value, OutOfRange) else OutOfRange(value).text}; " \
+        "not a time between 1970 and 9999)"
+    raise ResponseShapeError(f"{owner}: field {field!r} is {what}")
 
 
-def _record(item):
+def _record(item, owner, field):
     """(time_ms, snapshot name, details) of a last_success / last_failure record."""
     if not isinstance(item, dict):
         return None, "", ""
-    when = _int(item.get("time")) or _int(item.get("start_time"))
+    when = _int(item.get("time"), owner, f"{field}.time") or _int(item.get("start_time"), owner, f"{field}.start_time")
     name = item.get("snapshot_name") if isinstance(item.get("snapshot_name"), str) else ""
     details = item.get("details") if isinstance(item.get("details"), str) else ""
     return when, name, readable_details(details)
@@ -58,7 +69,7 @@ def parse_slm_status(payload):
     mode = payload.get("operation_mode") if isinstance(payload, dict) else None
     if not isinstance(mode, str):
         raise ResponseShapeError("_slm/status has no operation_mode")
-    return mode.upper()
+    return ascii_upper(mode)
 
 
 def parse_policies(payload):
@@ -71,10 +82,11 @@ def parse_policies(payload):
             raise ResponseShapeError(f"SLM policy {name!r} is not an object")
         definition = item.get("policy") if isinstance(item.get("policy"), dict) else {}
         repository = definition.get("repository") if isinstance(definition.get("repository"), str) else ""
-        success = _record(item.get("last_success"))
-        failure = _record(item.get("last_failure"))
+        where = f"SLM policy {str(name)[:40]!r}"
+        success = _record(item.get("last_success"), where, "last_success")
+        failure = _record(item.get("last_failure"), where, "last_failure")
         policies.append(Policy(name=str(name), repository=repository,
-                               next_ms=_int(item.get("next_execution_millis")),
+                               next_ms=_int(item.get("next_execution_millis"), where, "next_execution_millis"),
                                last_success_ms=success[0], last_success_name=success[1],
                                last_failure_ms=failure[0], last_failure_name=failure[1],
                                last_failure_details=failure[2]))
@@ -109,15 +121,17 @@ def parse_sm_policies(payload):
     return policies
 
 
-def _execution(part):
+def _execution(part, owner, field):
     """(status, time_ms, details) of a creation/deletion's latest_execution."""
     latest = part.get("latest_execution") if isinstance(part, dict) else None
     if not isinstance(latest, dict) or not isinstance(latest.get("status"), str):
         return None, None, ""
-    when = _int(latest.get("end_time")) or _int(latest.get("start_time"))
+    field += ".latest_execution"
+    when = (_int(latest.get("end_time"), owner, f"{field}.end_time")
+            or _int(latest.get("start_time"), owner, f"{field}.start_time"))
     info = latest.get("info") if isinstance(latest.get("info"), dict) else {}
     texts = [info.get(k) for k in ("message", "cause")]
-    return latest["status"].upper(), when, ": ".join(t for t in texts if isinstance(t, str) and t)
+    return ascii_upper(latest["status"]), when, ": ".join(t for t in texts if isinstance(t, str) and t)
 
 
 def parse_sm_explain(payload, repositories=None):
@@ -130,12 +144,13 @@ def parse_sm_explain(payload, repositories=None):
             raise ResponseShapeError("an explained snapshot management policy has no name")
         creation = item.get("creation") if isinstance(item.get("creation"), dict) else {}
         trigger = creation.get("trigger") if isinstance(creation.get("trigger"), dict) else {}
-        status, when, details = _execution(creation)
-        deletion_status, deletion_when, deletion_details = _execution(item.get("deletion"))
+        where = f"snapshot management policy {item['name'][:40]!r}"
+        status, when, details = _execution(creation, where, "creation")
+        deletion_status, deletion_when, deletion_details = _execution(item.get("deletion"), where, "deletion")
         failed = status in SM_FAILED
         policies.append(Policy(
             name=item["name"], repository=(repositories or {}).get(item["name"], ""),
-            next_ms=_int(trigger.get("time")),
+            next_ms=_int(trigger.get("time"), where, "creation.trigger.time"),
             last_success_ms=when if status == "SUCCESS" else None, last_success_name="",
             last_failure_ms=when if failed else None, last_failure_name="",
             last_failure_details=(f"{status}: {details}" if details else status) if failed else "",

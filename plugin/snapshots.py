@@ -56,12 +56,30 @@ def decode_float(text):
     return value if math.isfinite(value) and abs(value) < 2.0 ** 63 else OutOfRange(text)
 
 
-def loads(body, parse_int=None):
+def unique_keys(pairs):
+    """object_pairs_hook: an object that holds a key twice is refused.
+
+    json.loads keeps the last value silently, so ``"state": "FAILED", ...,
+    "state": "SUCCESS"`` would read as a success; which of the two the
+    cluster meant cannot be known.  (Costs about a tenth more decoding
+    time: see CHANGELOG.)"""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ResponseShapeError(f"an object in the answer holds the key {key[:40]!r} twice")
+    return obj
+
+
+def loads(body, parse_int=None, strict=True):
     """json.loads with the number hooks: no NaN, no Infinity, no float
     beyond 64 bits; ``parse_int=decode_int`` only on a second try, after
     an int of over 4,300 digits (Python's limit) made the first one fail:
-    checking every int costs 80% more decoding time."""
-    return json.loads(body, parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange)
+    checking every int costs 80% more decoding time.  ``strict``: a key
+    twice in one object is refused (unique_keys); an error body is read
+    leniently, so its HTTP status keeps its own verdict."""
+    return json.loads(body, parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange,
+                      object_pairs_hook=unique_keys if strict else None)
 
 
 # Latest time a timestamp may carry: 9999-12-31T23:59:59.999Z.
@@ -363,7 +381,7 @@ def parse_snapshot(entry, repository):
         name=_field(entry, "snapshot", str, required=True),
         # The same few strings in every snapshot: one copy each, not 100,000.
         repository=_interned(_field(entry, "repository", str, default=repository)),
-        state=sys.intern(_field(entry, "state", str, required=True).upper()),
+        state=sys.intern(ascii_upper(_field(entry, "state", str, required=True))),
         start_ms=_time(entry, "start_time_in_millis", 0, required=True),
         end_ms=_time(entry, "end_time_in_millis", None, default=0),
         duration_ms=_field(entry, "duration_in_millis", int, default=0),
@@ -376,8 +394,19 @@ def parse_snapshot(entry, repository):
     )
 
 
+def ascii_upper(text):
+    """A state name in capitals, ASCII only: str.upper() would also make
+    SUCCESS of "ſucceſſ" and IN_PROGRESS of "ın_progress".  Any other
+    text is kept as it is, so it is judged as the unrecognised state it is."""
+    return text.upper() if text.isascii() else text
+
+
 def _interned(text):
     return sys.intern(text) if isinstance(text, str) else text
+
+
+# Which of the two the cluster meant cannot be known: neither is read.
+_BOTH = "the snapshot listing holds both a 'snapshots' list and a 'responses' wrapper"
 
 
 def parse_listing(payload, repository=None):
@@ -392,6 +421,8 @@ def parse_listing(payload, repository=None):
     """
     if not isinstance(payload, dict):
         raise ResponseShapeError("the snapshot listing is not a JSON object")
+    if "responses" in payload and "snapshots" in payload:
+        raise ResponseShapeError(_BOTH)
     grouped, failed = {}, {}
     if isinstance(payload.get("responses"), list):
         for item in payload["responses"]:
@@ -471,18 +502,22 @@ def decode_listing(body, repository=None, filtered=False, parse_int=None):
     as json.loads would.
     """
     text = body.decode(json.detect_encoding(body)) if isinstance(body, (bytes, bytearray)) else body
-    decoder = json.JSONDecoder(parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange)
+    decoder = json.JSONDecoder(parse_int=parse_int, parse_float=decode_float, parse_constant=OutOfRange,
+                               object_pairs_hook=unique_keys)
     at = _skip(text, 0)
     if not text.startswith("{", at):
         payload = loads(text, parse_int)
         return parse_listing(refill_filtered(payload) if filtered else payload, repository)
-    rest, snapshots = {}, None
+    rest, snapshots, seen = {}, None, set()
     at, done = _skip(text, at + 1), text.startswith("}", _skip(text, at + 1))
     at += done
     while not done:
         if not text.startswith('"', at):
             raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, at)
         key, at = scanstring(text, at + 1)
+        if key in seen:  # as unique_keys does for every inner object
+            raise ResponseShapeError(f"an object in the answer holds the key {key[:40]!r} twice")
+        seen.add(key)
         at = _skip(text, at)
         if not text.startswith(":", at):
             raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
@@ -505,8 +540,8 @@ def decode_listing(body, repository=None, filtered=False, parse_int=None):
         raise json.JSONDecodeError("Extra data", text, at)
     if snapshots is None:
         return parse_listing(refill_filtered(rest) if filtered else rest, repository)
-    if isinstance(rest.get("responses"), list):  # parse_listing reads the wrapper first
-        return parse_listing(refill_filtered(rest) if filtered else rest, repository)
+    if "responses" in rest:
+        raise ResponseShapeError(_BOTH)
     return _grouped(snapshots, rest.get("failures"))
 
 

@@ -221,6 +221,15 @@ class Cluster:
         self.log = []                 # one dict per request
         self.lock = threading.Lock()
 
+    def lose(self, repo):
+        """The repository's folder wiped (rm -r) while it stays registered:
+        the cluster still lists its snapshots, none can be read.  Real ES
+        7.10.2 and 8.19.21 then answer every strict listing 404
+        snapshot_missing_exception naming the first one, and an empty list
+        with ignore_unavailable=true (the same as an unreadable snapshot)."""
+        for snap in self.repositories[repo]:
+            snap.unreadable = True
+
     # -- version rules -------------------------------------------------
     @property
     def opensearch(self):
@@ -495,7 +504,11 @@ class Cluster:
                 body = _error("snapshot_exception", f"[{repo}:{snap.name}/{snap.name}-uuid] Snapshot could not be read", 500)
                 body["error"]["root_cause"] = [{"type": "snapshot_missing_exception", "reason": reason}]
                 return 500, body, 0
-            return 404, _error("snapshot_missing_exception", reason, 404), 0
+            body = _error("snapshot_missing_exception", reason, 404)
+            # As ES 7.10.2 and 8.19.21 answer once snap-<uuid>.dat is gone.
+            body["error"]["caused_by"] = {"type": "no_such_file_exception",
+                                          "reason": f"/backup/{repo}/snap-{snap.name}-uuid.dat"}
+            return 404, body, 0
         candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
         if len(repos) > 1 and (self.sorted_listing or "sort" in query):

@@ -85,7 +85,7 @@ def test_crit_unsorted_list(inproc):
 
 def test_crit_empty_repository(inproc):
     server = inproc(Cluster("es7.10", {"backups": []}))
-    assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - no snapshot in repository 'backups'")
+    assert check(server)[:2] == (2, "ES_SNAPSHOT CRITICAL - repository 'backups' holds no snapshot")
 
 
 def test_crit_missing_repository(inproc):

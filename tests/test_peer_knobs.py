@@ -15,7 +15,7 @@ DAY = 24 * HOUR_MS
 @pytest.mark.parametrize("level, code", [("ok", 0), ("warning", 1), ("unknown", 3), ("critical", 2)])
 def test_empty_repository_takes_the_no_snapshots_state(level, code):
     check = run({"b": []}, "--no-snapshots-state", level, family="os2")
-    assert (check.exitcode, check.summary_str) == (code, "no snapshot in repository 'b'")
+    assert (check.exitcode, check.summary_str) == (code, "repository 'b' holds no snapshot")
 
 
 def test_crit_empty_repository_by_default():
@@ -103,7 +103,7 @@ def test_unknown_failed_in_last_usage_mistakes(args, message):
 def test_e2e_ok_empty_repository_with_no_snapshots_state_ok(inproc):
     server = inproc(Cluster("os2", {"aliyun_auto_snapshot": []}))
     code, out, err = inproc.run("--url", server.url, "--no-snapshots-state", "ok")
-    assert (code, first_line(out), err) == (0, "ES_SNAPSHOT OK - no snapshot in repository 'aliyun_auto_snapshot'", "")
+    assert (code, first_line(out), err) == (0, "ES_SNAPSHOT OK - repository 'aliyun_auto_snapshot' holds no snapshot", "")
 
 
 def test_e2e_warn_failures_among_the_last_seven(inproc):
