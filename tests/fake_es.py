@@ -222,11 +222,16 @@ class Cluster:
         self.lock = threading.Lock()
 
     def lose(self, repo):
-        """The repository's folder wiped (rm -r) while it stays registered:
-        the cluster still lists its snapshots, none can be read.  Real ES
-        7.10.2 and 8.19.21 then answer every strict listing 404
+        """The repository's folder wiped (rm -r) while it stays registered.
+        Real ES 7.10.2, 8.19.21 and OpenSearch 2.19.6 still list its
+        snapshots and can read none: every strict listing answers 404
         snapshot_missing_exception naming the first one, and an empty list
-        with ignore_unavailable=true (the same as an unreadable snapshot)."""
+        with ignore_unavailable=true (as for one unreadable snapshot).
+        ES 5.6.16 and 6.8.23 read the repository afresh: 200, no snapshot
+        at all, exactly like a new repository."""
+        if not self.opensearch and self.version < (7, 0):
+            self.repositories[repo] = []
+            return
         for snap in self.repositories[repo]:
             snap.unreadable = True
 

@@ -45,17 +45,29 @@ def test_crit_old_success_costs_one_request_beyond_the_widening(inproc):
     assert sum(e["loads"] for e in asked) <= 51  # pruned: the newer windows are skipped
 
 
-@pytest.mark.parametrize("family", ["es8", "es7.17", "es7.15", "es7.10", "es6", "es5", "os2"])
+@pytest.mark.parametrize("family", ["es8", "es7.17", "es7.15", "es7.10", "os1", "os2"])
 @pytest.mark.parametrize("state_option", [[], ["--no-snapshots-state", "ok"]])
 def test_crit_repository_whose_files_were_wiped_is_not_empty(inproc, family, state_option):
     """rm -r of the repository folder: every snapshot is listed by the
-    cluster, none can be read (seen on ES 7.10.2 and 8.19.21)."""
+    cluster, none can be read (seen on ES 7.10.2, 8.19.21, OpenSearch 2.19.6)."""
     cluster = Cluster(family, {"b": [Snap("l-1", "SUCCESS", NOW_MS - 2 * HOUR_MS),
                                      Snap("l-2", "SUCCESS", NOW_MS - HOUR_MS)]})
     cluster.lose("b")
     code, line = run(inproc, cluster, *state_option)
     assert (code, line[:60]) == (2, "ES_SNAPSHOT CRITICAL - snapshot l-1 has no readable metadata")
     assert line.endswith(", no readable snapshot in repository 'b'")
+
+
+@pytest.mark.parametrize("family", ["es5", "es6"])
+@pytest.mark.parametrize("state_option, code", [([], 2), (["--no-snapshots-state", "ok"], 0)])
+def test_wiped_repository_before_es_7_looks_new(inproc, family, state_option, code):
+    """ES 5.6.16 and 6.8.23 answer a wiped repository 200 with no snapshot:
+    nothing tells it from a new one (README: keep --no-snapshots-state for
+    repositories that are new on purpose)."""
+    cluster = Cluster(family, {"b": [Snap("l-1", "SUCCESS", NOW_MS - HOUR_MS)]})
+    cluster.lose("b")
+    assert run(inproc, cluster, *state_option)[1].endswith(" - repository 'b' holds no snapshot")
+    assert run(inproc, cluster, *state_option)[0] == code
 
 
 @pytest.mark.parametrize("family", ["es8", "es7.10", "os2"])
