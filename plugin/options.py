@@ -328,6 +328,10 @@ def _base_url(options):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError("--url must be http(s)://host[:port][/prefix]"
                          + (f", not {clean(parts.scheme, 20)}://..." if parts.scheme else ""))
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        # Every request path is appended to the URL: a query would end up
+        # inside the path (/es?x=1/_snapshot), asking something else.
+        raise UsageError("--url takes no query string or fragment (http(s)://host[:port][/prefix])")
     host, port = options.hostname or parts.hostname, options.port or url_port
     host = _host("-H" if options.hostname else "--url", host)
     if port is not None and not 0 < port < 65536:
@@ -372,9 +376,14 @@ def _plain_order(low_option, low_text, high_option, high_text):
     compared; explicit Nagios ranges (with ':' or '@') stay free."""
     if any(c in text for text in (low_text, high_text) for c in ":@~"):
         return
-    if float(parse_age_range(low_text)) >= float(parse_age_range(high_text)):
+    low, high = float(parse_age_range(low_text)), float(parse_age_range(high_text))
+    if low >= high:
+        # The fix is in the values, not in the range syntax: swapped ones are
+        # swapped back, equal ones need a smaller warning.
+        fix = (f"swap them: {low_option} {high_text} {high_option} {low_text}" if low > high
+               else f"give {low_option} a smaller age than {high_option}")
         raise UsageError(f"{low_option} {low_text} is not below {high_option} {high_text}: "
-                         "WARNING could never fire (for that, give a Nagios range such as 1d:)")
+                         f"WARNING could never fire ({fix})")
 
 
 def _repositories(values):
@@ -468,7 +477,7 @@ def parse_settings(argv, environ):
         raise UsageError(str(exc)) from None
     verify, cert = _tls(options)
     notes = list(creds.notes)
-    if verify is False:
+    if verify is False and base_url.startswith("https:"):  # plain HTTP verifies nothing anyway
         notes.append("TLS certificate verification is disabled (--insecure)")
     if options.password is not None:
         notes.append("--password is visible to other local users; prefer "

@@ -67,7 +67,10 @@ class SnapshotSummary(nagiosplugin.Summary):
         lines = []
         if survey.slm is not None:
             if survey.info.opensearch:
-                lines.append("snapshot management (OpenSearch):")
+                # OpenSearch has no SM status to print: the heading only
+                # introduces policies, and alone it reads as a cut output.
+                if survey.slm.policies:
+                    lines.append("snapshot management (OpenSearch):")
             else:
                 lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
             for p in survey.slm.policies:
@@ -107,7 +110,7 @@ class SnapshotSummary(nagiosplugin.Summary):
         for snap in shown:
             lines.append(
                 f"  {clean(snap.name)} {clean(snap.state, 16)} {iso(snap.start_ms)} "
-                f"took {format_duration(snap.duration_s(now_ms))} size {human_bytes(snap.size_bytes)} "
+                f"{'running for' if snap.running else 'took'} {format_duration(snap.duration_s(now_ms))} size {human_bytes(snap.size_bytes)} "
                 f"shards failed {snap.shards_failed}/{snap.shards_total}")
             if snap.state in ("FAILED", "PARTIAL") or snap.reason:
                 if snap.reason:

@@ -221,10 +221,13 @@ def test_crit_missing_repository_lists_up_to_five_registered():
 
 @pytest.mark.parametrize("args, message", [
     (["-w", "2d", "-c", "1d"], "-w 2d is not below -c 1d: WARNING could never fire "
-                               "(for that, give a Nagios range such as 1d:)"),
+                               "(swap them: -w 1d -c 2d)"),
     (["--running-warning", "3h", "--running-critical", "3h"],
      "--running-warning 3h is not below --running-critical 3h: WARNING could never fire "
-     "(for that, give a Nagios range such as 1d:)"),
+     "(give --running-warning a smaller age than --running-critical)"),
+    (["--running-warning", "5h", "--running-critical", "3h"],
+     "--running-warning 5h is not below --running-critical 3h: WARNING could never fire "
+     "(swap them: --running-warning 3h --running-critical 5h)"),
 ])
 def test_unknown_thresholds_that_cannot_work(args, message):
     with pytest.raises(UsageError) as caught:

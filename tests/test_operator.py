@@ -46,7 +46,7 @@ def test_verbose_repository_lines_show_skew_stuck_older_and_missing(inproc):
     assert lines[start + 1:] == [
         "  ahead SUCCESS 2024-05-31T12:00:00Z starts in the future: set aside (clock skew?)",
         *daily,
-        "  stuck IN_PROGRESS 2024-04-18T12:00:00Z took 13d size - shards failed 0/5",
+        "  stuck IN_PROGRESS 2024-04-18T12:00:00Z running for 13d size - shards failed 0/5",
         "  ... and 2 older",
         "repository gone: not registered",
         lines[-1]]
@@ -306,3 +306,27 @@ def test_verbose_lists_critical_before_warning(inproc):
     problems = [text for text in out.splitlines() if text.startswith(("CRITICAL:", "WARNING:"))]
     assert problems == ["CRITICAL: a1 FAILED 1h ago (repo a)",
                         "WARNING: b1 PARTIAL 1h ago, 1/5 shards failed (repo b)"]
+
+
+# -- polish: what -v and usage errors say ------------------------------------------
+
+def test_verbose_opensearch_without_policies_prints_no_empty_heading(inproc):
+    cluster = Cluster("os2", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS)]})
+    code, _, out = check(inproc(cluster), "--slm", "-v")
+    assert code == 0
+    assert not any(line.startswith("snapshot management") for line in out.splitlines()), out
+
+
+def test_verbose_insecure_on_plain_http_has_no_tls_note(inproc):
+    server = inproc(Cluster("es8", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - HOUR_MS)]}))
+    code, _, out = check(server, "--insecure", "-v")
+    assert code == 0 and "TLS" not in out, out
+
+
+@pytest.mark.parametrize("url", ["http://es.example:9200/es?x=1", "http://es.example:9200/?",
+                                 "http://es.example:9200/es#top"])
+def test_unknown_url_with_query_string_or_fragment(inproc, url):
+    code, out, err = inproc.run("--url", url)
+    assert (code, err) == (3, "")
+    assert out.splitlines()[0] == ("ES_SNAPSHOT UNKNOWN - usage: --url takes no query string or fragment "
+                                   "(http(s)://host[:port][/prefix])")
