@@ -20,7 +20,7 @@ from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
 from .supervisor import supervise, timeout_line
-from .wording import clean_reason, use_redactor
+from .wording import clean_reason, use_locale, use_redactor
 
 # Nagios keeps 8192 bytes of plugin output; the log at -vv/-vvv gets this much
 # (the long output gets summary.LONG_OUTPUT_BUDGET).
@@ -192,6 +192,8 @@ def _check(argv, environ, started, boundary):
     # Icinga reads stderr into the check output: no warnings, no lastResort log.
     warnings.simplefilter("ignore")
     logging.getLogger().addHandler(logging.NullHandler())
+    # UTF-8 mode without PYTHONUTF8: Python chose it because the locale was C.
+    use_locale(environ, environ is os.environ and sys.flags.utf8_mode and not environ.get("PYTHONUTF8"))
     boundary.redact = Redactor(secrets_in_argv(argv if argv is not None else sys.argv[1:], environ))
     try:
         settings = parse_settings(argv, environ)

@@ -192,11 +192,12 @@ def _forms(secret):
     """The secret as given and as it may come back: whitespace collapsed,
     JSON-escaped, percent-encoded, cleaned for a status line."""
     import json
-    import re
     from urllib.parse import quote
+
+    from .wording import safe_name
     forms = {secret, " ".join(secret.split()), json.dumps(secret)[1:-1],
              json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""),
-             quote(secret, safe=",*"), re.sub(r"[^\x21-\x7e]|[|`$'\"<>&~\\]", "_", secret)}
+             quote(secret, safe=",*"), safe_name(secret, readable=True), safe_name(secret, readable=False)}
     return {f for f in forms if f}
 
 
