@@ -4,6 +4,7 @@ import json
 from nagiosplugin import Ok
 
 from . import __version__
+from .output import JSON_DOCUMENT_LIMIT, JSON_TEXT_LIMIT
 from .wording import cut, iso
 
 
@@ -45,9 +46,7 @@ def _metrics(check, resource):
 
 # A JSON document is read by scripts, not by Nagios, but it must stay small
 # whatever the cluster sends: text values are cut, repositories beyond what
-# fits are left out (and counted).
-JSON_TEXT_LIMIT = 256
-JSON_DOCUMENT_LIMIT = 60 * 1024
+# fits are left out (and counted); the limits are output.py's.
 
 
 def _bounded(value):

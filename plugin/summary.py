@@ -3,13 +3,11 @@ import nagiosplugin
 from nagiosplugin import Ok, Unknown
 
 from .durations import format_duration
+from .output import LONG_OUTPUT_BUDGET
 from .wording import clean, clean_reason, human_bytes, iso
 
 RECENT_PER_REPOSITORY = 10
 FAILURES_SHOWN = 3
-# Nagios keeps 8 KB of plugin output: this much for the long output, the
-# log at -vv/-vvv gets cli.LOG_BUDGET, status and perfdata the rest.
-LONG_OUTPUT_BUDGET = 5000
 
 
 class SnapshotSummary(nagiosplugin.Summary):
