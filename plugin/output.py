@@ -137,20 +137,17 @@ def nagios_output(status, long_lines, log_text, perfdata, verbose, budget=NAGIOS
     warnings = []
     status = _screened(status, "status line", warnings)
     body = [_screened(line, "long output", warnings) for line in long_lines] if verbose else []
-    if verbose and log_text.strip():
+    if log_text.strip():  # at -v 0 only warnings are logged (nagiosplugin's Runtime)
         body.append(_screened(log_text, "logging output", warnings))
     overall, groups = perfdata_groups(perfdata)
     tokens = overall + [t for _, group in groups for t in group]
     perf_size = len(" ".join(tokens).encode("utf-8", "replace")) + 3 if tokens else 0  # "| " or " | "
     fixed = len(status.encode("utf-8", "replace")) + 1
     note_room = 120 if verbose and groups else 0
-    if verbose:
-        body_lines = body + warnings
-        room = max(LONG_OUTPUT_FLOOR, budget - fixed - perf_size - note_room)
-        if _size(body_lines) > room:
-            body_lines = _cut_lines(body_lines, room)
-    else:
-        body_lines = []
+    body_lines = body + warnings
+    room = max(LONG_OUTPUT_FLOOR, budget - fixed - perf_size - note_room)
+    if _size(body_lines) > room:
+        body_lines = _cut_lines(body_lines, room)
     left = budget - fixed - _size(body_lines) - (note_room if perf_size + _size(body_lines) + fixed > budget else 0)
     kept, dropped = list(overall), 0
     used = len(" ".join(kept).encode("utf-8", "replace")) + 3 if kept else 0
@@ -165,7 +162,7 @@ def nagios_output(status, long_lines, log_text, perfdata, verbose, budget=NAGIOS
         body_lines.append(f"note: perfdata of {dropped} of {len(groups)} repositories left out "
                           "(Nagios keeps 8 KB of output; --format json has them all)")
     perf = " ".join(kept)
-    if not verbose:
-        return f"{status} | {perf}\n" if perf else status + "\n"
+    if not verbose:  # the perfdata on the status line, as nagiosplugin puts it
+        return "\n".join([f"{status} | {perf}" if perf else status] + [line for line in body_lines if line]) + "\n"
     lines = [status] + [line for line in body_lines if line] + ([f"| {perf}"] if perf else [])
     return "\n".join(lines) + "\n"
