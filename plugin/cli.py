@@ -14,10 +14,8 @@ from .contexts import (AgeContext, ClusterContext, HealthContext, RankedResults,
                        ShownThresholdContext, SkewContext, SlmContext, StreakContext)
 from .credentials import Redactor, secrets_in_argv
 from .deadline import Deadline, DeadlineExceeded
-from .openmetrics import openmetrics_report
 from .options import PROG, HelpShown, UsageError, parse_settings, peek
-from .output import LOG_BUDGET, failure, nagios_output, usage_failure
-from .report import json_report
+from .output import LOG_BUDGET, LONG_OUTPUT_BUDGET, failure, nagios_output, report, usage_failure
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
 from .supervisor import supervise, timeout_line
@@ -43,7 +41,7 @@ def build_check(settings, client, now_ms=None):
         SlmContext("slm", settings.policy),
         HealthContext("health"),
         nagiosplugin.ScalarContext("measure"),  # perfdata only: no thresholds, never judged
-        SnapshotSummary(resource, settings.notes),
+        SnapshotSummary(resource, settings.notes, LONG_OUTPUT_BUDGET),
     )
     check.name = resource.name  # not Check(name=...): nagiosplugin 1.3.2 lacks it
     return check
@@ -82,12 +80,6 @@ class _LogFilter(logging.Filter):
             message = "... further log lines dropped (Nagios keeps 8 KB of output)"
         record.msg, record.args = message, ()
         return True
-
-
-def _report(settings, check):
-    if settings.format == "openmetrics":
-        return openmetrics_report(check, check.resources[0])
-    return json_report(check, check.resources[0], settings.notes)
 
 
 def _print_report(fmt, text):
@@ -244,7 +236,7 @@ def _check(argv, environ, started, boundary):
         if settings.format != "nagios":
             check()
             deadline.disarm()  # the answer is in: no alarm while the report is written
-            _print_report(settings.format, _report(settings, check))
+            _print_report(settings.format, report(settings.format, check, check.resources[0], settings.notes))
             sys.exit(check.exitcode)
         _nagios(check, settings.verbose)
     except DeadlineExceeded:

@@ -12,6 +12,7 @@ from collections import namedtuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import NAME
+from .wording import safe_name
 
 PASSWORD_ENV = "ES_PASSWORD"
 API_KEY_ENV = "ES_API_KEY"
@@ -211,7 +212,6 @@ def _forms(secret):
     import re
     from urllib.parse import quote, quote_plus
 
-    from .wording import safe_name
     forms = {secret, " ".join(secret.split()), json.dumps(secret)[1:-1],
              json.dumps(secret, ensure_ascii=False)[1:-1],
              safe_name(secret, readable=True), safe_name(secret, readable=False)}

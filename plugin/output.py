@@ -1,16 +1,18 @@
-"""What leaves the plugin: every byte budget, and the one renderer of a run
-that failed (usage error, timeout, internal error, a killed check) in each
-format, for the check process and the supervising parent alike.
+"""What leaves the plugin: every byte budget, the documents of each format
+rendered within them, and the one renderer of a run that failed (usage
+error, timeout, internal error, a signal, a killed check) in each format,
+for the check process and the supervising parent alike.
 
-Standard library only at import time: the parent (supervisor.py) renders
-its own failures with it.  The JSON document and the exposition of a
-failure come from report.py and openmetrics.py, imported when needed.
+Above report.py, openmetrics.py and summary.py, which get their budgets
+from here as arguments; below cli.py and supervisor.py, which print.
 """
 from . import NAME
+from .openmetrics import openmetrics_failure, openmetrics_report
+from .report import json_failure, json_report
 
 # Nagios keeps 8192 bytes of plugin output; the rest of the 8 KB is margin.
 NAGIOS_OUTPUT_LIMIT = 8000
-# Of those, at -v: the long output (summary.py) gets at most this much, the
+# Of those, at -v: the long output (summary.py, given it by cli.py) gets at most this much, the
 # log at -vv/-vvv (cli.py) this much; when perfdata needs the room, the
 # long output is cut down to LONG_OUTPUT_FLOOR before any perfdata is left out.
 LONG_OUTPUT_BUDGET = 5000
@@ -33,6 +35,17 @@ def status_line(message, state="UNKNOWN"):
     return f"{NAME} {state} - {message}"
 
 
+def json_document(check, resource, notes=()):
+    return json_report(check, resource, notes, text_limit=JSON_TEXT_LIMIT, document_limit=JSON_DOCUMENT_LIMIT)
+
+
+def report(fmt, check, resource, notes=()):
+    """The document of a check that ran, in a format other than Nagios'."""
+    if fmt == "openmetrics":
+        return openmetrics_report(check, resource)
+    return json_document(check, resource, notes)
+
+
 def failure(message, fmt, repositories=()):
     """(stdout, stderr) of a run that ended UNKNOWN before the check could:
     one status line, or the JSON document or exposition saying the same.
@@ -43,10 +56,8 @@ def failure(message, fmt, repositories=()):
     cron mails and a collector never sees.
     """
     if fmt == "json":
-        from .report import json_failure
-        return json_failure(message, 3) + "\n", ""
+        return json_failure(message, 3, text_limit=JSON_TEXT_LIMIT, document_limit=JSON_DOCUMENT_LIMIT) + "\n", ""
     if fmt == "openmetrics":
-        from .openmetrics import openmetrics_failure
         return openmetrics_failure(3, repositories) + "\n", status_line(message) + "\n"
     return status_line(message) + "\n", ""
 

@@ -3,7 +3,6 @@ import nagiosplugin
 from nagiosplugin import Ok, Unknown
 
 from .durations import format_duration
-from .output import LONG_OUTPUT_BUDGET
 from .wording import clean, clean_reason, human_bytes, iso
 
 RECENT_PER_REPOSITORY = 10
@@ -11,9 +10,10 @@ FAILURES_SHOWN = 3
 
 
 class SnapshotSummary(nagiosplugin.Summary):
-    def __init__(self, resource, notes=()):
+    def __init__(self, resource, notes, budget):
         self.resource = resource
         self.notes = list(notes)
+        self.budget = budget  # bytes of long output (cli passes output.LONG_OUTPUT_BUDGET)
 
     def ok(self, results):
         repo_results = [r for r in results if r.metric and r.metric.name == "repository"]
@@ -124,11 +124,10 @@ class SnapshotSummary(nagiosplugin.Summary):
             lines.append(f"  failed streak: at least {repo.failed_streak}; older snapshots were not read")
         return lines
 
-    @staticmethod
-    def _fit(lines):
+    def _fit(self, lines):
         kept, used = [], 0
         for index, line in enumerate(lines):
-            if used + len(line) + 1 > LONG_OUTPUT_BUDGET:
+            if used + len(line) + 1 > self.budget:
                 kept.append(f"... and {len(lines) - index} more lines")
                 break
             kept.append(line)

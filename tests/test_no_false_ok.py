@@ -284,7 +284,7 @@ def test_crit_opensearch_named_policy_not_found():
 
 
 def test_ok_snapshot_verdict_stands_without_snapshot_management_in_json():
-    from plugin.report import json_report
+    from plugin.output import json_document as json_report
     cluster = sm_cluster("os1")
     check = run(None, "--slm", "--health", cluster=cluster)
     document = json.loads(json_report(check, check.resources[0]))
