@@ -178,7 +178,8 @@ def _run(argv, environ, started=None):
     try:
         _check(argv, os.environ if environ is None else environ, started, boundary)
     except KeyboardInterrupt:
-        _end(failure("interrupted (Ctrl-C or SIGINT)", peek(argv or []).format), 3)
+        peeked = peek(argv if argv is not None else sys.argv[1:])
+        _end(failure("interrupted (Ctrl-C or SIGINT)", peeked.format, peeked.repositories), 3, peeked.format)
     finally:
         try:
             boundary.flush()

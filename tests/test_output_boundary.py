@@ -80,6 +80,19 @@ def test_unknown_internal_error_in_json_is_a_document(verbose):
     assert document["summary"] == "internal error: ZeroDivisionError: boom"
 
 
+class InterruptedClient:
+    def get(self, path, params=None, *, what=""):
+        raise KeyboardInterrupt
+
+
+def test_unknown_ctrl_c_in_process_keeps_the_exposition():
+    """Unsupervised (no fork): Ctrl-C still ends in the format asked for."""
+    code, out, err = main_with_client(InterruptedClient(), "--format", "openmetrics", "-r", "b")
+    assert code == 3
+    assert series(out)[("es_snapshot_state", "b")] == 3
+    assert err == "ES_SNAPSHOT UNKNOWN - interrupted (Ctrl-C or SIGINT)\n"
+
+
 def deep_cluster():
     deep = 0
     for _ in range(600):
