@@ -14,18 +14,13 @@ from .contexts import (AgeContext, ClusterContext, HealthContext, RankedResults,
                        ShownThresholdContext, SkewContext, SlmContext, StreakContext)
 from .credentials import Redactor, secrets_in_argv
 from .deadline import Deadline, DeadlineExceeded
-from .openmetrics import openmetrics_failure, openmetrics_report
-from .options import DEFAULT_TIMEOUT, PROG, HelpShown, UsageError, parse_settings
+from .options import DEFAULT_TIMEOUT, PROG, HelpShown, UsageError, parse_settings, peek
+from .output import LOG_BUDGET, LONG_OUTPUT_BUDGET, failure, nagios_output, report, usage_failure
 from .paging import page, tell
-from .report import json_failure, json_report
 from .resource import SnapshotResource
 from .summary import SnapshotSummary
 from .supervisor import supervise, timeout_line
-from .wording import clean_reason, use_redactor
-
-# Nagios keeps 8192 bytes of plugin output; the log at -vv/-vvv gets this much
-# (the long output gets summary.LONG_OUTPUT_BUDGET).
-LOG_BUDGET = 2000
+from .wording import clean_reason, use_locale, use_redactor
 
 
 def build_check(settings, client, now_ms=None):
@@ -48,7 +43,7 @@ def build_check(settings, client, now_ms=None):
         SlmContext("slm", settings.policy),
         HealthContext("health"),
         nagiosplugin.ScalarContext("measure"),  # perfdata only: no thresholds, never judged
-        SnapshotSummary(resource, settings.notes),
+        SnapshotSummary(resource, settings.notes, LONG_OUTPUT_BUDGET),
     )
     check.name = resource.name  # not Check(name=...): nagiosplugin 1.3.2 lacks it
     return check
@@ -94,24 +89,22 @@ class _LogFilter(logging.Filter):
         return True
 
 
-def _report(settings, check):
-    if settings.format == "openmetrics":
-        return openmetrics_report(check, check.resources[0])
-    return json_report(check, check.resources[0], settings.notes)
-
-
-def _failure(settings, message, code):
-    if settings.format == "openmetrics":
-        return openmetrics_failure(code, settings.repositories)
-    return json_failure(message, code)
-
-
-def _print_report(settings, text):
-    if settings.format == "openmetrics" and isinstance(sys.stdout, _Boundary):
+def _print_report(fmt, text):
+    if fmt == "openmetrics" and isinstance(sys.stdout, _Boundary):
         # The exposition format is UTF-8 whatever the locale: a repository
         # name need not be ASCII, and a cron job's locale may not be UTF-8.
         sys.stdout.utf8 = True
-    print(text)
+    print(text, end="" if text.endswith("\n") else "\n")
+
+
+def _end(rendered, code, fmt="nagios"):
+    """Print what output.py rendered, (stdout, stderr), and exit with ``code``."""
+    out, err = rendered
+    _print_report(fmt, out)
+    if err:
+        print(err, end="", file=sys.stderr)
+    sys.stdout.flush()
+    sys.exit(code)
 
 
 class _Boundary(io.TextIOBase):
@@ -155,27 +148,32 @@ class _Boundary(io.TextIOBase):
             self.stream.flush()
 
 
-def _say(line, code):
-    print(f"{NAME} {line}")
-    sys.stdout.flush()
-    sys.exit(code)
-
-
-def _unknown(message, settings):
-    if settings.format != "nagios":
-        _print_report(settings, _failure(settings, message, 3))
-        sys.stdout.flush()
-        sys.exit(3)
-    _say(f"UNKNOWN - {message}", 3)
-
-
 def main(argv=None, environ=None):
     """The plugin.  From the command line (no arguments given), the run is
     supervised: see supervisor.py for why the deadline needs a process."""
-    if argv is None and environ is None and hasattr(os, "fork"):
-        began = page(sys.argv[1:], DEFAULT_TIMEOUT)  # --state-file: the bookkeeping around the run
-        supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], DEFAULT_TIMEOUT, began)
+    if argv is None and environ is None:
+        _stdout_or_exit()
+        if hasattr(os, "fork"):
+            began = page(sys.argv[1:], DEFAULT_TIMEOUT)  # --state-file: the bookkeeping around the run
+            supervise(lambda started: _run(sys.argv[1:], os.environ, started), sys.argv[1:], began)
     _run(argv, environ)
+
+
+def _stdout_or_exit():
+    """``check_es_snapshot >&-``: no output can reach anyone, and a pipe made
+    later would take descriptor 1.  UNKNOWN (exit 3) and the line on
+    stderr, never a traceback and Python's exit 1 (WARNING); SECURITY.md."""
+    try:
+        os.fstat(1)
+        if sys.stdout is not None:
+            return
+    except OSError:
+        pass
+    try:
+        os.write(2, failure("standard output is closed", "nagios")[0].encode())
+    except OSError:
+        pass
+    os._exit(3)
 
 
 def _run(argv, environ, started=None):
@@ -188,7 +186,8 @@ def _run(argv, environ, started=None):
     try:
         _check(argv, os.environ if environ is None else environ, started, boundary)
     except KeyboardInterrupt:
-        _say("UNKNOWN - interrupted (Ctrl-C or SIGINT)", 3)
+        peeked = peek(argv if argv is not None else sys.argv[1:])
+        _end(failure("interrupted (Ctrl-C or SIGINT)", peeked.format, peeked.repositories), 3, peeked.format)
     finally:
         try:
             boundary.flush()
@@ -196,20 +195,44 @@ def _run(argv, environ, started=None):
             sys.stdout = boundary.stream
 
 
+def _nagios(check, verbose):
+    """Run the check and print it in the Nagios format, within 8 KB by
+    output.nagios_output's rules.  nagiosplugin's Runtime still collects the
+    log at the verbosity asked; its Output would put the perfdata last and
+    whole, where the 8 KB cut takes it away."""
+    runtime = nagiosplugin.Runtime()
+    runtime.verbose = verbose
+    runtime.check = check
+    check()
+    long_output = check.verbose_str if verbose else []
+    if isinstance(long_output, str):
+        long_output = long_output.splitlines()
+    print(nagios_output(_status(check), list(long_output),
+                        runtime.logchan.stream.getvalue(), check.perfdata, verbose), end="")
+    sys.exit(check.exitcode)
+
+
+def _status(check):
+    summary = check.summary_str.strip()
+    return f"{check.name.upper()} {str(check.state).upper()}" + (f" - {summary}" if summary else "")
+
+
 def _check(argv, environ, started, boundary):
     # Icinga reads stderr into the check output: no warnings, no lastResort log.
     warnings.simplefilter("ignore")
     logging.getLogger().addHandler(logging.NullHandler())
+    # UTF-8 mode without PYTHONUTF8: Python chose it because the locale was C.
+    use_locale(environ, environ is os.environ and sys.flags.utf8_mode and not environ.get("PYTHONUTF8"))
     boundary.redact = Redactor(secrets_in_argv(argv if argv is not None else sys.argv[1:], environ))
     try:
         settings = parse_settings(argv, environ)
     except HelpShown:
         sys.exit(3)
     except UsageError as exc:
-        print(f"{NAME} UNKNOWN - usage: {exc}")
-        print(f"Usage: {PROG} [--url URL] [-r NAME] [-w AGE] [-c AGE] [-t SECONDS] ...")
-        print(f"See {PROG} --help")
-        sys.exit(3)
+        # The format asked for, by the parser's own rules: a collector's
+        # .prom file or a script's JSON stays what it reads.
+        peeked = peek(argv if argv is not None else sys.argv[1:])
+        _end(usage_failure(str(exc), peeked.format, PROG, peeked.repositories), 3, peeked.format)
     redact = Redactor(settings.secrets)
     boundary.redact = redact
     use_redactor(redact)
@@ -223,26 +246,21 @@ def _check(argv, environ, started, boundary):
         if settings.format != "nagios":
             check()
             deadline.disarm()  # the answer is in: no alarm while the report is written
-            _print_report(settings, _report(settings, check))
+            _print_report(settings.format, report(settings.format, check, check.resources[0], settings.notes))
             sys.exit(check.exitcode)
-        check.main(verbose=settings.verbose)
+        _nagios(check, settings.verbose)
     except DeadlineExceeded:
-        _unknown(timeout_line(settings.timeout), settings)
+        _end(failure(timeout_line(settings.timeout), settings.format, settings.repositories), 3, settings.format)
     except MemoryError:
-        _unknown("out of memory while reading the answer", settings)
+        _end(failure("out of memory while reading the answer", settings.format, settings.repositories), 3,
+             settings.format)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
-        line = f"UNKNOWN - internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
-        if settings.format == "openmetrics":
-            # The file a textfile collector reads stays an exposition (state
-            # UNKNOWN); the words go to stderr, which cron mails.
-            _print_report(settings, _failure(settings, line, 3))
-            print(f"{NAME} {line}", file=sys.stderr)
-            sys.exit(3)
-        if settings.verbose >= 3:
-            print(f"{NAME} {line}")
+        message = f"internal error: {clean_reason(redact(f'{type(exc).__name__}: {exc}'), 240)}"
+        if settings.verbose >= 3 and settings.format == "nagios":
+            print(f"{NAME} UNKNOWN - {message}")
             print(redact(traceback.format_exc()))
             sys.exit(3)
-        _say(line, 3)
+        _end(failure(message, settings.format, settings.repositories), 3, settings.format)
     finally:
         deadline.disarm()
         tell(check, redact)  # --state-file: the cluster's name and the problems

@@ -26,6 +26,7 @@ from . import __version__
 from .deadline import DeadlineExceeded
 from .durations import format_duration
 from .errors import EsError
+from .credentials import redacted_head
 from .snapshots import ResponseShapeError, decode_int, loads
 from .wording import clean_reason
 
@@ -114,7 +115,9 @@ class EsClient:
             self.requests_made.append((shown, status, len(body), elapsed))
             log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", logged, status, len(body), elapsed * 1000)
             # Redact, then cut: a secret cut in half would escape the redactor.
-            excerpt = self.redact(body[:512].decode("utf-8", "replace"))
+            head = 4 * (512 + getattr(self.redact, "longest", 0))  # bytes enough for that many characters
+            excerpt = redacted_head(self.redact, body[:head].decode("utf-8", "replace"), 512,
+                                    continues=len(body) > head)
             log.debug("response body starts: %s", clean_reason(excerpt, 160))
             wait = retry_after(status, headers)
             if attempt == 2 or wait is None or wait >= self.deadline.remaining() - 1:
@@ -239,7 +242,7 @@ class EsClient:
             error_type, reason = "snapshot_missing_exception", missing["reason"]
         # A null reason (ES 503 master_not_discovered_exception) says its type.
         reason = reason if isinstance(reason, str) and reason.strip() else error_type
-        full = self.redact(reason[:4096])
+        full = redacted_head(self.redact, reason, 4096)
         reason = clean_reason(full, 160)
         if status == 401:
             return EsError(f"authentication failed at {self.where} (HTTP 401): "

@@ -12,6 +12,7 @@ from collections import namedtuple
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from . import NAME
+from .wording import safe_name
 
 PASSWORD_ENV = "ES_PASSWORD"
 API_KEY_ENV = "ES_API_KEY"
@@ -44,7 +45,8 @@ class Credentials(namedtuple("Credentials", "user password api_key bearer notes 
     def secrets(self):
         """Every form in which a secret could be echoed back at us."""
         header = self.authorization or ""
-        return [s for s in (self.password, self.api_key, self.bearer,
+        pair = f"{self.user}:{self.password}" if self.user and self.password else ""
+        return [s for s in (self.password, self.api_key, self.bearer, pair,
                             header.partition(" ")[2], *self.given) if s]
 
 
@@ -94,6 +96,15 @@ def _api_key(value):
     return value
 
 
+def _decoded_api_key(encoded):
+    """``id:key`` from the encoded form, or "" if it is not one."""
+    try:
+        decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return ""
+    return decoded if ":" in decoded and decoded.isprintable() else ""
+
+
 def split_url_userinfo(url):
     """``https://u:p@host`` -> (``https://host``, user, password)."""
     parts = urlsplit(url)
@@ -121,7 +132,10 @@ def load_credentials(options, environ, url_user="", url_password=""):
         given.append(environ[API_KEY_ENV].strip())
     if given:
         api_key = _api_key(given[0])
-        given.append(given[0].partition(":")[2])  # the key without its id
+        # The key as id:key and without its id, whichever form was given:
+        # a server or proxy may echo either (the header carries the encoded one).
+        decoded = _decoded_api_key(api_key)
+        given += [decoded, decoded.partition(":")[2]]
     if options.bearer_token_file:
         bearer = from_file(options.bearer_token_file, "bearer token")
     elif environ.get(BEARER_ENV):
@@ -190,13 +204,25 @@ OWN_WORDS = (NAME, "_snapshot", "snapshots", "snapshot", "_status", "_slm",
 
 def _forms(secret):
     """The secret as given and as it may come back: whitespace collapsed,
-    JSON-escaped, percent-encoded, cleaned for a status line."""
+    JSON-escaped, percent-encoded (either case of hex digits), HTML-escaped
+    (a proxy's error page), base64 and URL-safe base64 (a header echoed, a
+    token decoded and encoded again), cleaned for a status line."""
+    import html
     import json
     import re
-    from urllib.parse import quote
+    from urllib.parse import quote, quote_plus
+
     forms = {secret, " ".join(secret.split()), json.dumps(secret)[1:-1],
-             json.dumps(secret, ensure_ascii=False)[1:-1], quote(secret, safe=""),
-             quote(secret, safe=",*"), re.sub(r"[^\x21-\x7e]|[|`$'\"<>&~\\]", "_", secret)}
+             json.dumps(secret, ensure_ascii=False)[1:-1],
+             safe_name(secret, readable=True), safe_name(secret, readable=False)}
+    for encoded in (quote(secret, safe=""), quote(secret, safe=",*"), quote_plus(secret, safe="")):
+        forms |= {encoded, re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded)}
+    forms |= {html.escape(secret), html.escape(secret, quote=False),
+              html.escape(secret).replace("&#x27;", "&#39;")}
+    raw = secret.encode("utf-8", "surrogatepass")
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode("ascii")
+        forms |= {text, text.rstrip("=")}
     return {f for f in forms if f}
 
 
@@ -239,3 +265,16 @@ class Redactor:
         if self._pattern is None:
             return text
         return self._pattern.sub(lambda m: m.group(0) if m.group(0) in self._keep else "***", text)
+
+
+def redacted_head(redact, text, limit, continues=False):
+    """The first ``limit`` characters of ``text``, redacted first and cut
+    after: a secret that straddles the cut is seen whole by the redactor,
+    and what may be the start of one at the end of the window is dropped.
+    ``continues``: ``text`` is itself the head of something longer."""
+    longest = getattr(redact, "longest", 0)
+    window = text[: limit + longest]
+    shown = redact(window)
+    if continues or len(text) > len(window):
+        shown = shown[: max(0, len(shown) - longest)]
+    return shown[:limit]

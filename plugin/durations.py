@@ -15,7 +15,8 @@ SHOWN_UNITS = ("y", "d", "h", "m", "s")
 # "99999999999d" cannot turn into a float with an exponent in perfdata.
 MAX_SECONDS = 10 * 365 * 86400
 
-_NUMBER = r"\d+(?:\.\d+)?"
+# ASCII digits only: \d (and int(), float()) also take "١٢" or "１２".
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
 _PLAIN = re.compile(_NUMBER)
 _COMPOUND = re.compile(rf"(?:{_NUMBER}[ywdhms])+")
 _PART = re.compile(rf"({_NUMBER})([ywdhms])")

@@ -11,6 +11,8 @@ The numbers come from the same domain objects the perfdata and the JSON
 document read (snapshots.Repository, snapshots.Survey), and a repository's state
 from the check's own contexts and thresholds: nothing is judged twice.
 """
+import re
+
 from nagiosplugin import Result
 
 from .contexts import worst
@@ -55,10 +57,20 @@ def repository_state(check, resource, repo):
     return worst(*states)
 
 
+# Characters the format has no escape for that still break a reader: C0
+# and C1 controls and DEL (a \r becomes a line end for any reader with
+# universal newlines, Python's among them), and the Unicode line and
+# paragraph separators (str.splitlines splits there).
+_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def label_value(text):
-    """A label value as the exposition format wants it: UTF-8, \\\\ \\" \\n escaped."""
+    """A label value as the exposition format wants it: UTF-8, \\\\ \\" \\n
+    escaped, other control characters percent-encoded (as names are under
+    LANG=C, wording.safe_name), so two such names stay two series."""
     text = str(text).encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    text = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return _CONTROL.sub(lambda m: "".join(f"%{b:02X}" for b in m.group(0).encode("utf-8")), text)
 
 
 def _family(name, help_text, samples):

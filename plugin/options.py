@@ -33,6 +33,8 @@ DEFAULT_WARNING = "1d2h"
 DEFAULT_CRITICAL = "2d2h"
 DEFAULT_TIMEOUT = 10
 DEFAULT_URL = "http://localhost:9200"
+TIMEOUT_RANGE = (1, 3600)  # seconds -t may give
+FORMATS = ("nagios", "json", "openmetrics")
 # The look-back window reaches this far beyond the critical age, so that a
 # snapshot just past it is still named with its real age.
 WINDOW_SLACK_S = 3600
@@ -112,6 +114,27 @@ class UsageError(Exception):
 
 class HelpShown(Exception):
     pass
+
+
+def ascii_int(text):
+    """int() for the command line: ASCII digits only (int("١٢") is 12)."""
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise ValueError(text)
+    return int(text)
+
+
+ascii_int.__name__ = "int"  # argparse names the type in its message: "invalid int value"
+
+
+def parse_timeout(text):
+    """-t in seconds, or UsageError: the one rule, for the check and its parent."""
+    try:
+        seconds = parse_duration(text)
+    except DurationError as exc:
+        raise UsageError(str(exc)) from None
+    if not TIMEOUT_RANGE[0] <= seconds <= TIMEOUT_RANGE[1]:
+        raise UsageError("--timeout must be between 1 and 3600 seconds")
+    return seconds
 
 
 class PrintIcingaConf(argparse.Action):
@@ -233,7 +256,7 @@ def build_parser():
     conn.add_argument("--cloud-id", metavar="ID",
                       help="Cloud ID of an Elastic Cloud deployment, instead of --url")
     conn.add_argument("-H", "--hostname", help="host name, replaces the one in --url")
-    conn.add_argument("-P", "--port", type=int, help="port, replaces the one in --url")
+    conn.add_argument("-P", "--port", type=ascii_int, help="port, replaces the one in --url")
     conn.add_argument("-t", "--timeout", default=str(DEFAULT_TIMEOUT), metavar="SECONDS",
                       help="the whole run ends within this time "
                            "(default: %(default)s)")
@@ -285,7 +308,7 @@ def build_parser():
                      help="failed snapshots in a row that warn, e.g. 2 (default: none)")
     sel.add_argument("--failed-streak-critical", metavar="RANGE",
                      help="failed snapshots in a row that are critical (default: none)")
-    sel.add_argument("--failed-in-last", type=int, metavar="N",
+    sel.add_argument("--failed-in-last", type=ascii_int, metavar="N",
                      help="also count the snapshots among the last N completed ones of "
                           "each repository that were no success (perfdata failed_recent)")
     sel.add_argument("--failed-recent-warning", metavar="RANGE",
@@ -313,7 +336,7 @@ def build_parser():
                      help="also judge the slm and repository_integrity indicators of "
                           "the health report (ES >= 8.7)")
     misc = p.add_argument_group("output")
-    misc.add_argument("--format", choices=("nagios", "json", "openmetrics"), default="nagios",
+    misc.add_argument("--format", choices=FORMATS, default="nagios",
                       help="nagios: status line and perfdata; json: one JSON "
                            "document; openmetrics: Prometheus text format for "
                            "node_exporter's textfile collector; same exit code "
@@ -406,6 +429,10 @@ def _base_url(options):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError("--url must be http(s)://host[:port][/prefix]"
                          + (f", not {clean(parts.scheme, 20)}://..." if parts.scheme else ""))
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        # Every request path is appended to the URL: a query would end up
+        # inside the path (/es?x=1/_snapshot), asking something else.
+        raise UsageError("--url takes no query string or fragment (http(s)://host[:port][/prefix])")
     host, port = options.hostname or parts.hostname, options.port or url_port
     host = _host("-H" if options.hostname else "--url", host)
     if port is not None and not 0 < port < 65536:
@@ -450,9 +477,14 @@ def _plain_order(low_option, low_text, high_option, high_text):
     compared; explicit Nagios ranges (with ':' or '@') stay free."""
     if any(c in text for text in (low_text, high_text) for c in ":@~"):
         return
-    if float(parse_age_range(low_text)) >= float(parse_age_range(high_text)):
+    low, high = float(parse_age_range(low_text)), float(parse_age_range(high_text))
+    if low >= high:
+        # The fix is in the values, not in the range syntax: swapped ones are
+        # swapped back, equal ones need a smaller warning.
+        fix = (f"swap them: {low_option} {high_text} {high_option} {low_text}" if low > high
+               else f"give {low_option} a smaller age than {high_option}")
         raise UsageError(f"{low_option} {low_text} is not below {high_option} {high_text}: "
-                         "WARNING could never fire (for that, give a Nagios range such as 1d:)")
+                         f"WARNING could never fire ({fix})")
 
 
 def _aws_region(options, base_url, creds, environ):
@@ -481,7 +513,13 @@ def _aws_region(options, base_url, creds, environ):
 def _repositories(values):
     """-r alpha,beta works like -r alpha -r beta (Elasticsearch takes comma lists)."""
     names = (part.strip() for value in values or () for part in value.split(","))
-    return tuple(dict.fromkeys(name for name in names if name))
+    names = tuple(dict.fromkeys(name for name in names if name))
+    for name in names:
+        try:
+            name.encode("utf-8")  # bytes that are not UTF-8 arrive as lone surrogates
+        except UnicodeEncodeError:
+            raise UsageError("-r takes a name in UTF-8 (it is part of the request URL)") from None
+    return names
 
 
 def _tls(options):
@@ -514,7 +552,7 @@ def _encrypted_key(path):
     return b"ENCRYPTED PRIVATE KEY" in head or b"Proc-Type: 4,ENCRYPTED" in head
 
 
-_COUNT_RANGE = re.compile(r"@?(?:(?:\d+|~):)?\d*")
+_COUNT_RANGE = re.compile(r"@?(?:(?:[0-9]+|~):)?[0-9]*")
 
 
 def _count_range(option, text):
@@ -523,7 +561,7 @@ def _count_range(option, text):
         return None
     text = text.strip()
     try:
-        if not _COUNT_RANGE.fullmatch(text) or not re.search(r"\d", text):
+        if not _COUNT_RANGE.fullmatch(text) or not re.search(r"[0-9]", text):
             raise ValueError
         nagiosplugin.Range(text)
     except ValueError:
@@ -578,15 +616,13 @@ def parse_settings(argv, environ):
                            else _upper_bound(warning))
         running_critical = (parse_age_range(options.running_critical) if options.running_critical
                             else _upper_bound(critical))
-        timeout = parse_duration(options.timeout)
         _plain_order("-w", options.warning, "-c", options.critical)
         if options.running_warning and options.running_critical:
             _plain_order("--running-warning", options.running_warning,
                          "--running-critical", options.running_critical)
     except DurationError as exc:
         raise UsageError(str(exc)) from None
-    if not 1 <= timeout <= 3600:
-        raise UsageError("--timeout must be between 1 and 3600 seconds")
+    timeout = parse_timeout(options.timeout)
     base_url, url_user, url_password = _base_url(options)
     try:
         creds = load_credentials(options, environ, url_user, url_password)
@@ -595,7 +631,7 @@ def parse_settings(argv, environ):
     verify, cert = _tls(options)
     aws_region = _aws_region(options, base_url, creds, environ)
     notes = list(creds.notes)
-    if verify is False:
+    if verify is False and base_url.startswith("https:"):  # plain HTTP verifies nothing anyway
         notes.append("TLS certificate verification is disabled (--insecure)")
     if options.password is not None:
         notes.append("--password is visible to other local users; prefer "
@@ -626,3 +662,44 @@ def parse_settings(argv, environ):
         recent_critical=_count_range("--failed-recent-critical", options.failed_recent_critical),
         aws_sigv4=options.aws_sigv4, aws_region=aws_region,
     )
+
+
+class Peeked(NamedTuple):
+    """What is known of a command line before (or without) its full parse."""
+    timeout: float = DEFAULT_TIMEOUT
+    format: str = "nagios"
+    repositories: Tuple[str, ...] = ()
+    informational: bool = False  # --help, --version, --print-icinga-conf
+
+
+def peek(argv):
+    """-t, --format and -r by the real parser's rules (combined short
+    options such as -vt15, --opt=value, "--"), for the supervising parent
+    and for the output of a usage error.  Tolerant: a value that is wrong
+    here gives the default, and the full parse reports it.  Prints nothing.
+    """
+    parser = build_parser()
+    for action in parser._actions:  # values are judged below, or by the full parse
+        if action.dest != "help":
+            action.type, action.choices = None, None
+    def quiet_exit(status=0, message=None):
+        raise HelpShown()
+    parser._print_message = lambda *args, **kwargs: None
+    parser.print_help = lambda *args, **kwargs: None
+    parser.exit = quiet_exit
+    try:
+        options, _ = parser.parse_known_args(argv)
+    except HelpShown:
+        return Peeked(informational=True)
+    except UsageError:
+        return Peeked()
+    fmt = options.format if options.format in FORMATS else "nagios"
+    try:
+        timeout = parse_timeout(options.timeout)
+    except UsageError:
+        timeout = DEFAULT_TIMEOUT
+    try:
+        repositories = _repositories(options.repository)
+    except UsageError:
+        repositories = ()
+    return Peeked(timeout, fmt, repositories)

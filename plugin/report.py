@@ -45,37 +45,36 @@ def _metrics(check, resource):
 
 # A JSON document is read by scripts, not by Nagios, but it must stay small
 # whatever the cluster sends: text values are cut, repositories beyond what
-# fits are left out (and counted).
-JSON_TEXT_LIMIT = 256
-JSON_DOCUMENT_LIMIT = 60 * 1024
+# fits are left out (and counted).  The limits are output.py's, which
+# renders every document through here.
 
 
-def _bounded(value):
+def _bounded(value, text_limit):
     """Every string redacted and cut, recursively (see wording.cut)."""
     if isinstance(value, str):
-        return cut(value, JSON_TEXT_LIMIT)
+        return cut(value, text_limit)
     if isinstance(value, dict):
-        return {cut(str(k), JSON_TEXT_LIMIT): _bounded(v) for k, v in value.items()}
+        return {cut(str(k), text_limit): _bounded(v, text_limit) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_bounded(v) for v in value]
+        return [_bounded(v, text_limit) for v in value]
     return value
 
 
-def _dumps(document):
-    document = _bounded(document)
+def _dumps(document, text_limit, document_limit):
+    document = _bounded(document, text_limit)
     text = json.dumps(document, indent=2)
     repositories = document.get("repositories") or []
     total = len(repositories)
-    while len(text) > JSON_DOCUMENT_LIMIT and repositories:
+    while len(text) > document_limit and repositories:
         repositories = repositories[:min(len(repositories) - 1,
-                                         len(repositories) * JSON_DOCUMENT_LIMIT // len(text))]
+                                         len(repositories) * document_limit // len(text))]
         document["repositories"] = repositories
         document["repositories_omitted"] = total - len(repositories)
         text = json.dumps(document, indent=2)
     return text
 
 
-def json_report(check, resource, notes=()):
+def json_report(check, resource, notes=(), *, text_limit, document_limit):
     survey = resource.survey
     document = _document(str(check.state).upper(), check.exitcode, check.summary_str,
                          [result.hint for result in check.results if result.state != Ok],
@@ -102,10 +101,10 @@ def json_report(check, resource, notes=()):
                  "last_failure_details": p.last_failure_details or None} for p in survey.slm.policies]}
         if survey.health is not None:
             document["health"] = {i.name: {"status": i.status, "symptom": i.symptom} for i in survey.health}
-    return _dumps(document)
+    return _dumps(document, text_limit, document_limit)
 
 
-def json_failure(summary, exit_code=3):
+def json_failure(summary, exit_code=3, *, text_limit, document_limit):
     """The document for a run that ended before the check could (timeout)."""
     state = {0: "OK", 1: "WARNING", 2: "CRITICAL"}.get(exit_code, "UNKNOWN")
-    return _dumps(_document(state, exit_code, summary, [summary]))
+    return _dumps(_document(state, exit_code, summary, [summary]), text_limit, document_limit)

@@ -328,10 +328,30 @@ def _failures(entry):
         if isinstance(item, dict):
             failures.append(ShardFailure(
                 index=str(item.get("index", "?")),
-                shard=item.get("shard_id", "?"),
+                # A number (or a name): anything else, a 600-deep list
+                # say, would be carried into every output that shows it.
+                shard=_shard(item.get("shard_id", "?")),
                 reason=str(item.get("reason", "")).strip(),
             ))
     return tuple(failures)
+
+
+def _shard(value):
+    if isinstance(value, (int, str)) and not isinstance(value, bool):
+        return value
+    return "?"
+
+
+def sendable(name, what):
+    """A name as the cluster sent it, if a request can carry it back: JSON's
+    \\udcff escape decodes to a lone surrogate, which no URL can hold."""
+    if not name.isascii():
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            escaped = name.encode("utf-8", "backslashreplace").decode("ascii")
+            raise ResponseShapeError(f"{what} '{escaped}' is not valid Unicode (a lone surrogate)") from None
+    return name
 
 
 def _size_from_index_details(entry):
@@ -378,7 +398,7 @@ def parse_snapshot(entry, repository):
     if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2 ** 31 for n in (total, failed)):
         raise ResponseShapeError(f"snapshot {entry.get('snapshot')!r}: shard counts are not numbers")
     return Snapshot(
-        name=_field(entry, "snapshot", str, required=True),
+        name=sendable(_field(entry, "snapshot", str, required=True), "snapshot name"),
         # The same few strings in every snapshot: one copy each, not 100,000.
         repository=_interned(_field(entry, "repository", str, default=repository)),
         state=sys.intern(ascii_upper(_field(entry, "state", str, required=True))),
@@ -560,7 +580,7 @@ def parse_repositories(payload):
     """Names of the registered repositories from ``GET _snapshot``."""
     if not isinstance(payload, dict):
         raise ResponseShapeError("the repository list is not a JSON object")
-    return sorted(str(name) for name in payload)
+    return sorted(sendable(str(name), "repository name") for name in payload)
 
 
 def parse_status_size(payload):

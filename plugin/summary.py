@@ -7,15 +7,13 @@ from .wording import clean, clean_reason, human_bytes, iso
 
 RECENT_PER_REPOSITORY = 10
 FAILURES_SHOWN = 3
-# Nagios keeps 8 KB of plugin output: this much for the long output, the
-# log at -vv/-vvv gets cli.LOG_BUDGET, status and perfdata the rest.
-LONG_OUTPUT_BUDGET = 5000
 
 
 class SnapshotSummary(nagiosplugin.Summary):
-    def __init__(self, resource, notes=()):
+    def __init__(self, resource, notes, budget):
         self.resource = resource
         self.notes = list(notes)
+        self.budget = budget  # bytes of long output (cli passes output.LONG_OUTPUT_BUDGET)
 
     def ok(self, results):
         repo_results = [r for r in results if r.metric and r.metric.name == "repository"]
@@ -67,7 +65,10 @@ class SnapshotSummary(nagiosplugin.Summary):
         lines = []
         if survey.slm is not None:
             if survey.info.opensearch:
-                lines.append("snapshot management (OpenSearch):")
+                # OpenSearch has no SM status to print: the heading only
+                # introduces policies, and alone it reads as a cut output.
+                if survey.slm.policies:
+                    lines.append("snapshot management (OpenSearch):")
             else:
                 lines.append(f"SLM: {survey.slm.mode or 'status not available before ES 7.6'}")
             for p in survey.slm.policies:
@@ -107,7 +108,7 @@ class SnapshotSummary(nagiosplugin.Summary):
         for snap in shown:
             lines.append(
                 f"  {clean(snap.name)} {clean(snap.state, 16)} {iso(snap.start_ms)} "
-                f"took {format_duration(snap.duration_s(now_ms))} size {human_bytes(snap.size_bytes)} "
+                f"{'running for' if snap.running else 'took'} {format_duration(snap.duration_s(now_ms))} size {human_bytes(snap.size_bytes)} "
                 f"shards failed {snap.shards_failed}/{snap.shards_total}")
             if snap.state in ("FAILED", "PARTIAL") or snap.reason:
                 if snap.reason:
@@ -123,11 +124,10 @@ class SnapshotSummary(nagiosplugin.Summary):
             lines.append(f"  failed streak: at least {facts.failed_streak}; older snapshots were not read")
         return lines
 
-    @staticmethod
-    def _fit(lines):
+    def _fit(self, lines):
         kept, used = [], 0
         for index, line in enumerate(lines):
-            if used + len(line) + 1 > LONG_OUTPUT_BUDGET:
+            if used + len(line) + 1 > self.budget:
                 kept.append(f"... and {len(lines) - index} more lines")
                 break
             kept.append(line)

@@ -20,15 +20,17 @@ import signal
 import sys
 import time
 
-from . import NAME
-from .durations import DurationError, parse_duration
+from .options import peek
+from .output import bound, failure, limit
 
-# Nagios keeps 8192 bytes of plugin output; a JSON document is for scripts.
-NAGIOS_OUTPUT_LIMIT = 8000
-JSON_OUTPUT_LIMIT = 64 * 1024
 # The parent stops the child this long before -t, so that its own line is
 # out before -t even on a loaded host.
 KILL_AHEAD_S = 0.05
+# Signals that end the parent (the monitoring system's timeout sends SIGTERM,
+# a closed terminal SIGHUP, a stray kill or alarm the others): each still
+# gives the one UNKNOWN line, document or exposition, never empty output.
+ENDING_SIGNALS = ("SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGALRM", "SIGQUIT")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def process_age():
@@ -44,66 +46,8 @@ def process_age():
     return min(2.0, max(0.0, age))  # a suspended host must not eat the budget
 
 
-def peek(argv, default_timeout):
-    """(-t seconds, --format) from argv, without argparse's side effects.
-
-    A wrong value here only means the default; the child reports it as a
-    usage error within milliseconds.
-    """
-    timeout, fmt = default_timeout, "nagios"
-    values = {}
-    items = list(argv)
-    for index, item in enumerate(items):
-        for name in ("-t", "--timeout", "--format"):
-            if item == name and index + 1 < len(items):
-                values[name.lstrip("-")[0]] = items[index + 1]
-            elif item.startswith(name + "=") and name.startswith("--"):
-                values[name.lstrip("-")[0]] = item.partition("=")[2]
-            elif name == "-t" and item.startswith("-t") and len(item) > 2:
-                values["t"] = item[2:]
-    try:
-        seconds = parse_duration(values.get("t", ""))
-        if 1 <= seconds <= 3600:
-            timeout = seconds
-    except DurationError:
-        pass
-    if values.get("f") in ("json", "openmetrics"):
-        fmt = values["f"]
-    return timeout, fmt
-
-
 def timeout_line(seconds):
     return f"plugin timed out after {seconds:g}s (-t)"
-
-
-def failure_output(message, fmt):
-    """One UNKNOWN status line, or the JSON document or exposition saying the same."""
-    if fmt == "json":
-        from .report import json_failure  # stdlib and nagiosplugin only
-        return json_failure(message, 3) + "\n"
-    if fmt == "openmetrics":  # the file a textfile collector reads stays an exposition
-        from .openmetrics import openmetrics_failure
-        return openmetrics_failure(3, ()) + "\n"
-    return f"{NAME} UNKNOWN - {message}\n"
-
-
-def _limit(fmt):
-    return NAGIOS_OUTPUT_LIMIT if fmt == "nagios" else JSON_OUTPUT_LIMIT
-
-
-def bound(output, fmt):
-    """At most what the reader keeps: Nagios 8 KB, a cut at a line end; a
-    JSON document whole or not at all; other formats (one metric a line)
-    cut at a line end, to 64 KB."""
-    limit = _limit(fmt)
-    if len(output) <= limit:
-        return output
-    if fmt == "json":  # a cut document is no document
-        return failure_output(f"output larger than {limit // 1024} KB", fmt).encode()
-    marker = b"\n... output cut (Nagios keeps 8 KB)\n" if fmt == "nagios" else b"\n"
-    cut = output.rfind(b"\n", 0, limit - len(marker))
-    cut = cut if cut > 0 else limit - len(marker)
-    return output[:cut] + marker
 
 
 def emit(data):
@@ -117,26 +61,80 @@ def emit(data):
         os._exit(3)
 
 
-def supervise(child, argv, default_timeout, started=None):
+def _say(message, peeked):
+    """The parent's own failure: stdout in the run's format, the line on
+    stderr where the format wants it there (failure in output.py)."""
+    out, err = failure(message, peeked.format, peeked.repositories)
+    if err:
+        try:
+            os.write(2, err.encode("utf-8", "replace"))
+        except OSError:
+            pass  # stderr closed: stdout still says it
+    emit(out.encode("utf-8", "replace"))
+
+
+def _die_with_parent(parent):
+    """In the child: the kernel kills it when the parent dies, even by
+    SIGKILL, so that no check outlives its supervisor under PID 1 (stuck in
+    DNS, say).  Linux prctl; elsewhere a thread polls the parent's pid."""
+    try:
+        import ctypes  # only in the child: the parent stays cheap to start
+        libc = ctypes.CDLL(None, use_errno=True)
+        done = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError, ImportError):
+        done = False
+    if not done:
+        import threading
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGKILL)
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(3)
+
+
+def supervise(child, argv, started=None):
     """Run ``child()`` (which must end in SystemExit) under the deadline.
 
-    Never returns, unless no child can be forked: then the caller runs the
-    check in this process, with the signal-based deadline only.  ``started``:
-    when the run began, if this process was forked after that (paging.py).
+    Never returns, unless no child is needed (--help, --version: not a check,
+    never cut) or none can be forked: then the caller runs this in-process,
+    with the signal-based deadline only.  ``started``: when the run began,
+    if this process was forked after that (paging.py).
     """
     started = time.monotonic() - process_age() if started is None else started
-    timeout, fmt = peek(argv, default_timeout)
+    peeked = peek(argv)
+    if peeked.informational:
+        return
     sys.stdout.flush()
+    parent = os.getpid()
+    pid = None
+
+    def ending(signum, frame):
+        # Installed before the fork: a signal in between still has its line.
+        if pid:
+            _stop(pid)
+        _say(f"interrupted by {signal.Signals(signum).name}", peeked)
+        os._exit(3)
+    ending_signals = [getattr(signal, name) for name in ENDING_SIGNALS if hasattr(signal, name)]
+    for signum in ending_signals:
+        signal.signal(signum, ending)
     try:
         reader, writer = os.pipe()
         pid = os.fork()
     except OSError:
+        for signum in ending_signals:
+            signal.signal(signum, signal.SIG_DFL)
         return  # no process to spare: the caller runs the check itself
     if pid == 0:  # the child: stdout is the pipe, the parent the clock
+        for signum in ending_signals:
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reports Ctrl-C
+        _die_with_parent(parent)
         os.close(reader)
         os.dup2(writer, 1)
         os.close(writer)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent reports Ctrl-C
         code = 3
         try:
             child(started)
@@ -150,30 +148,28 @@ def supervise(child, argv, default_timeout, started=None):
             code = 3
         os._exit(code)  # no clean-up of a huge heap: the parent waits for this
     os.close(writer)
-    # Killed by the monitoring system's own timeout: take the child along.
-    signal.signal(signal.SIGTERM, lambda signum, frame: (_stop(pid), os._exit(3)))
     try:
-        output, status = _collect(pid, reader, started + timeout - KILL_AHEAD_S, fmt)
+        output, status = _collect(pid, reader, started + peeked.timeout - KILL_AHEAD_S, peeked.format)
     except KeyboardInterrupt:
         _stop(pid)
-        emit(failure_output("interrupted (Ctrl-C or SIGINT)", fmt).encode())
+        _say("interrupted (Ctrl-C or SIGINT)", peeked)
         os._exit(3)
     if status is None:
         _stop(pid)
-        emit(failure_output(timeout_line(timeout), fmt).encode())
+        _say(timeout_line(peeked.timeout), peeked)
         os._exit(3)
     code = os.waitstatus_to_exitcode(status)
     if code < 0:
         message = f"internal error: the check was killed by signal {-code}"
         if -code == signal.SIGKILL:
             message += " (out of memory?)"
-        emit(failure_output(message, fmt).encode())
+        _say(message, peeked)
         os._exit(3)
     if not output.strip():
-        emit(failure_output("internal error: the check printed nothing", fmt).encode())
+        _say("internal error: the check printed nothing", peeked)
         os._exit(3)
-    bounded = bound(output, fmt)
-    if fmt == "json" and bounded is not output:
+    bounded = bound(output, peeked.format)
+    if peeked.format == "json" and bounded is not output:
         code = 3  # the document was replaced by one saying it was too large
     emit(bounded)
     os._exit(code if 0 <= code <= 3 else 3)
@@ -181,7 +177,7 @@ def supervise(child, argv, default_timeout, started=None):
 
 def _collect(pid, reader, deadline, fmt):
     """(output, wait status) of the child, or (output, None) at the deadline."""
-    limit = _limit(fmt) + 1
+    most = limit(fmt) + 1
     chunks, size, open_ = [], 0, True
     while True:
         left = deadline - time.monotonic()
@@ -193,18 +189,18 @@ def _collect(pid, reader, deadline, fmt):
                 data = os.read(reader, 65536)
                 if not data:
                     open_ = False
-                elif size < limit:  # keep only what can be shown
-                    chunks.append(data[: limit - size])
+                elif size < most:  # keep only what can be shown
+                    chunks.append(data[: most - size])
                     size += len(chunks[-1])
                 continue
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             if open_:  # drain what the child wrote just before it ended
-                while size < limit:
+                while size < most:
                     data = os.read(reader, 65536)
                     if not data:
                         break
-                    chunks.append(data[: limit - size])
+                    chunks.append(data[: most - size])
                     size += len(chunks[-1])
             return b"".join(chunks), status
         if not open_:

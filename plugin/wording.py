@@ -9,7 +9,11 @@ from datetime import datetime, timezone
 
 from .durations import format_duration
 
-_UNSAFE = re.compile(r"[^\x21-\x7e]|[|`$'\"<>&~\\]")
+# What a name may not carry onto a status line: anything outside printable
+# ASCII, and the characters Nagios' illegal_macro_output_chars removes (its
+# default set) plus "|" (the perfdata separator) and "\\".  The one copy of the
+# rule: credentials.py derives a secret's cleaned form from it.
+UNSAFE = re.compile(r"[^\x21-\x7e]|[|`$'\"<>&~\\]")
 MAX_NAME = 48
 # The first line goes to pagers; the full reason is in the -v output.  With
 # a reason the status line runs to about 120 characters (README, States).
@@ -19,6 +23,43 @@ REASON_ON_STATUS_LINE = 72
 # A cluster may send a 90 MB reason: only this much of any text is looked at.
 PRE_CUT = 4096
 _redact = str
+# Whether the reader's locale shows UTF-8 (use_locale): then a name in
+# another script is shown as it is, else escaped in ASCII.
+_readable = False
+
+
+def use_locale(environ, python_chose_utf8=False):
+    """Register the run's locale (cli.main): LC_ALL, then LC_CTYPE, then
+    LANG, as the reader's terminal or log reads them.
+
+    Not stdout's encoding: under LANG=C (or no locale at all, or one not
+    installed) Python switches itself to UTF-8 mode and sets LC_CTYPE to
+    C.UTF-8 in its own environment (PEP 538, 540); ``python_chose_utf8``
+    says it did, and then the locale the reader has is the C one."""
+    global _readable
+    if python_chose_utf8:
+        _readable = False
+        return
+    value = next((environ[k] for k in ("LC_ALL", "LC_CTYPE", "LANG") if environ.get(k)), "")
+    _readable = value.partition(".")[2].replace("-", "").lower().startswith("utf8")
+
+
+def safe_name(text, readable=None):
+    """``text`` with every UNSAFE character made harmless: ASCII ones become
+    "_"; a printable character of another script stays as it is when the
+    locale reads UTF-8, else it is percent-encoded (UTF-8 bytes), so that two
+    names in that script stay two names ("备份" is %E5%A4%87%E4%BB%BD under
+    LANG=C, not "__")."""
+    readable = _readable if readable is None else readable
+
+    def one(match):
+        char = match.group(0)
+        if char < "\x80":
+            return "_"
+        if readable and char.isprintable():  # not U+2028, bidi controls, lone surrogates
+            return char
+        return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+    return UNSAFE.sub(one, text)
 
 
 def use_redactor(redact):
@@ -51,8 +92,13 @@ def cut(text, limit):
 
 def clean(text, limit=MAX_NAME):
     """A name safe for a status line and for Nagios' macro filter."""
-    text = _UNSAFE.sub("_", _prepared(text, collapse=False))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    text = safe_name(_prepared(text, collapse=False))
+    if len(text) <= limit:
+        return text
+    text = text[: limit - 3]
+    # Not a cut inside an escape: "%E" would read as something else.
+    escape = text.rfind("%", len(text) - 2)
+    return (text[:escape] if escape >= 0 else text) + "..."
 
 
 def clean_reason(text, limit=120):

@@ -295,7 +295,7 @@ NAGIOS_BASICS = {
                 "host_notification_period": "always", "service_notification_period": "always",
                 "host_notification_options": "n", "service_notification_options": "n",
                 "host_notification_commands": "notify-nobody", "service_notification_commands": "notify-nobody"},
-    "host": {"host_name": "es-node-1", "address": "127.0.0.1", "max_check_attempts": "3",
+    "host": {"name": "linux-server", "register": "0", "max_check_attempts": "3",
              "check_period": "always", "contacts": "oncall"},
     "service": {"name": "generic-service", "register": "0", "max_check_attempts": "3", "check_interval": "5",
                 "retry_interval": "1", "check_period": "always", "notification_period": "always",

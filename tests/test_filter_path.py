@@ -14,7 +14,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from plugin import cluster as cl
 from plugin.options import parse_settings
-from plugin.report import json_report
+from plugin.output import json_document as json_report
 from plugin.snapshots import (ResponseShapeError, decode_listing, parse_listing, parse_snapshot,
                               refill_filtered)
 from tests.conftest import HOUR_MS, NOW_MS, now_ms

@@ -16,7 +16,7 @@ from plugin.client import EsClient, environment_proxies
 from plugin.credentials import OWN_WORDS, Redactor
 from plugin.errors import EsError
 from plugin.options import UsageError, parse_settings
-from plugin.report import json_report
+from plugin.output import json_document as json_report
 from tests.conftest import HOUR_MS, NOW_MS
 from tests.test_fuzz import run_with_body
 

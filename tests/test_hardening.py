@@ -18,6 +18,7 @@ import time
 import pytest
 
 from plugin.credentials import Redactor
+from plugin.options import UsageError, parse_settings
 from plugin import wording
 from tests.conftest import NOW_MS, ROOT, SCRIPT, first_line, now_ms, run_check, run_with_fault
 from tests.fake_es import HOUR_MS, Cluster, Override, Snap
@@ -163,7 +164,8 @@ def test_redactor_catches_escaped_and_encoded_forms():
     secret = 'pa"ss  wo\\rd/é,*'
     redact = Redactor([secret])
     forms = [secret, 'pa"ss wo\\rd/é,*', json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             "pa%22ss%20%20wo%5Crd%2F%C3%A9%2C%2A", "pa%22ss%20%20wo%5Crd%2F%C3%A9,*", "pa_ss__wo_rd/_,*"]
+             "pa%22ss%20%20wo%5Crd%2F%C3%A9%2C%2A", "pa%22ss%20%20wo%5Crd%2F%C3%A9,*",
+             "pa_ss__wo_rd/é,*", "pa_ss__wo_rd/%C3%A9,*"]  # wording.clean's forms, UTF-8 and C locales
     for form in forms:
         assert redact(f"<{form}>") == "<***>", form
     assert redact.longest == max(len(f) for f in forms)
@@ -710,14 +712,27 @@ def test_read_secret_file_takes_first_line_of_small_regular_file(tmp_path):
     (["--timeout", "1m", "--format", "openmetrics"], (60, "openmetrics")),
     (["--timeout=2"], (2, "nagios")), (["-t", "0"], (10, "nagios")), (["-t", "x"], (10, "nagios")),
     (["-t", "3601"], (10, "nagios")), (["-t"], (10, "nagios")),
+    # The parser's own rules: combined short options, ASCII digits only.
+    (["-vt15"], (15, "nagios")), (["-vvt", "20", "--format", "json"], (20, "json")),
+    (["-t", "\u0661\u0662"], (10, "nagios")), (["-t", "\uff11\uff12"], (10, "nagios")),
+    (["--", "-t", "5"], (10, "nagios")), (["--format", "xml", "-t", "7"], (7, "nagios")),
 ])
 def test_supervisor_reads_its_deadline_like_the_parser(argv, expected):
-    from plugin.supervisor import peek
-    assert peek(argv, 10) == expected
+    from plugin.options import peek
+    peeked = peek(argv)
+    assert (peeked.timeout, peeked.format) == expected
+
+
+@pytest.mark.parametrize("argv", [["-t", "\u0661\u0662"], ["-P", "\u0669\u0662\u0660\u0660"],
+                                  ["--failed-in-last", "\u0663"], ["-w", "\u0661d"],
+                                  ["--failed-streak-warning", "\u0662"]])
+def test_unknown_digits_other_than_ascii(argv):
+    with pytest.raises(UsageError):
+        parse_settings(argv, environ={})
 
 
 def test_supervisor_bounds_output_per_format():
-    from plugin.supervisor import bound
+    from plugin.output import bound
     line = b"x" * 99 + b"\n"
     assert bound(line * 80, "nagios") == line * 80  # 8000 bytes: kept whole
     nagios = bound(line * 200, "nagios")

@@ -199,7 +199,7 @@ def test_nagios_accepts_command_and_services(tmp_path, plugin_dir):
                     "service_notification_period": "always", "host_notification_options": "n",
                     "service_notification_options": "n", "host_notification_commands": "notify-nobody",
                     "service_notification_commands": "notify-nobody"},
-        "host": {"host_name": "es-node-1", "address": "127.0.0.1", "max_check_attempts": "3",
+        "host": {"name": "linux-server", "register": "0", "max_check_attempts": "3",
                  "check_period": "always", "contacts": "oncall"},
         "service": {"name": "generic-service", "register": "0", "max_check_attempts": "3",
                     "check_interval": "5", "retry_interval": "1", "check_period": "always",
@@ -224,6 +224,22 @@ nagios_group=root
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Total Errors:   0" in result.stdout
     assert "Checked 2 services." in result.stdout
+
+
+def test_nagios_accepts_the_shipped_file_beside_the_stock_configuration(tmp_path):
+    """As shipped: Debian's own nagios.cfg (sample templates, contacts,
+    localhost) plus icinga/nagios.cfg, nothing else, passes nagios4 -v."""
+    nagios = need("nagios4")
+    stock = Path("/etc/nagios4/nagios.cfg")
+    if not stock.exists():
+        pytest.skip("no stock /etc/nagios4/nagios.cfg")
+    main = tmp_path / "nagios.cfg"  # nagios4 -v calls any other name "suspicious"
+    # Only the user changes: nagios4 reads the files as nagios_user, and
+    # pytest's temporary folder is root's alone.
+    text = re.sub(r"(?m)^nagios_(user|group)=.*$", r"nagios_\1=root", stock.read_text())
+    main.write_text(text + f"\ncfg_file={ICINGA / 'nagios.cfg'}\n")
+    result = subprocess.run([nagios, "-v", str(main)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "Total Errors:   0" in result.stdout, result.stdout + result.stderr
 
 
 # -- the output grammar both cores parse ------------------------------------------

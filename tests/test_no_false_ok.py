@@ -221,10 +221,13 @@ def test_crit_missing_repository_lists_up_to_five_registered():
 
 @pytest.mark.parametrize("args, message", [
     (["-w", "2d", "-c", "1d"], "-w 2d is not below -c 1d: WARNING could never fire "
-                               "(for that, give a Nagios range such as 1d:)"),
+                               "(swap them: -w 1d -c 2d)"),
     (["--running-warning", "3h", "--running-critical", "3h"],
      "--running-warning 3h is not below --running-critical 3h: WARNING could never fire "
-     "(for that, give a Nagios range such as 1d:)"),
+     "(give --running-warning a smaller age than --running-critical)"),
+    (["--running-warning", "5h", "--running-critical", "3h"],
+     "--running-warning 5h is not below --running-critical 3h: WARNING could never fire "
+     "(swap them: --running-warning 3h --running-critical 5h)"),
 ])
 def test_unknown_thresholds_that_cannot_work(args, message):
     with pytest.raises(UsageError) as caught:
@@ -281,7 +284,7 @@ def test_crit_opensearch_named_policy_not_found():
 
 
 def test_ok_snapshot_verdict_stands_without_snapshot_management_in_json():
-    from plugin.report import json_report
+    from plugin.output import json_document as json_report
     cluster = sm_cluster("os1")
     check = run(None, "--slm", "--health", cluster=cluster)
     document = json.loads(json_report(check, check.resources[0]))

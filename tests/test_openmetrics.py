@@ -146,8 +146,8 @@ def test_ok_repository_name_is_escaped_and_parses_back(name):
     assert all(line.startswith(("# ", "es_snapshot_")) for line in text.splitlines())
 
 
-def test_label_value_escapes_exactly_the_three_characters():
-    assert label_value('a\\b"c\nd\te') == 'a\\\\b\\"c\\nd\te'
+def test_label_value_escapes_the_three_characters_and_encodes_other_controls():
+    assert label_value('a\\b"c\nd\te\r%') == 'a\\\\b\\"c\\nd%09e%0D%'
 
 
 def test_crit_cluster_unreachable_prints_a_valid_exposition():
@@ -171,7 +171,8 @@ def test_unknown_authentication_refused_over_http(inproc):
 
 def test_unknown_plugin_timeout_prints_a_valid_exposition():
     code, out, err = run_main(HangingClient(), "-t", "1", "-r", "b")
-    assert (code, err) == (3, "")
+    # The sentence on stderr (cron mails it), as for every failure in this format.
+    assert (code, err) == (3, "ES_SNAPSHOT UNKNOWN - plugin timed out after 1s (-t)\n")
     assert samples(out) == {("es_snapshot_up", None): 0, ("es_snapshot_check_state", None): 3,
                             ("es_snapshot_state", "b"): 3}
 
@@ -238,3 +239,17 @@ def test_ok_readme_cron_line_writes_the_file_atomically(serve, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["es_snapshot.prom", "password"]
     found = samples((tmp_path / "es_snapshot.prom").read_text())
     assert (found["es_snapshot_up", None], found["es_snapshot_state", "backups"]) == (1, 0)
+
+
+def test_ok_control_characters_in_names_keep_the_file_parseable(serve):
+    """A \\r, NUL or TAB in a repository name went into the label raw: Go's
+    parser took the file, Python's (reading it with universal newlines, as
+    run_check does) broke it at the \\r.  Each stays one series, readable."""
+    names = ["cr\rname", "nul\x00name", "tab\tname", "ls\u2028name"]
+    server = serve(Cluster("es8", {name: [Snap("s1", "SUCCESS", now_ms() - HOUR * S)] for name in names}))
+    code, out, err = run_check("--url", server.url, "--format", "openmetrics")
+    assert (code, err) == (0, "")
+    found = samples(out)
+    assert {repo for (name, repo) in found if name == "es_snapshot_state"} == {
+        "cr%0Dname", "nul%00name", "tab%09name", "ls%E2%80%A8name"}
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f\u2028]", out)

@@ -1,10 +1,13 @@
 """What an operator sees: long runs, failure streaks, policies, SLM, health, JSON."""
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
-from tests.conftest import NOW_MS, first_line, run_check, runner
+from tests.conftest import NOW_MS, SCRIPT, first_line, now_ms, run_check, runner
 from tests.fake_es import FAMILIES, HOUR_MS, Cluster, Snap
 from tests.incheck import main_with
 
@@ -46,7 +49,7 @@ def test_verbose_repository_lines_show_skew_stuck_older_and_missing(inproc):
     assert lines[start + 1:] == [
         "  ahead SUCCESS 2024-05-31T12:00:00Z starts in the future: set aside (clock skew?)",
         *daily,
-        "  stuck IN_PROGRESS 2024-04-18T12:00:00Z took 13d size - shards failed 0/5",
+        "  stuck IN_PROGRESS 2024-04-18T12:00:00Z running for 13d size - shards failed 0/5",
         "  ... and 2 older",
         "repository gone: not registered",
         lines[-1]]
@@ -349,3 +352,56 @@ def test_verbose_shows_three_shard_failures_and_counts_the_rest(inproc):
 def test_ok_two_empty_repositories_name_the_first_when_no_snapshot_is_fine(inproc):
     code, line, _ = check(inproc(Cluster("es8", {"a": [], "b": []})), "--no-snapshots-state", "ok")
     assert (code, line) == (0, "ES_SNAPSHOT OK - repository 'a' holds no snapshot; 2 repositories OK")
+
+
+# -- polish: what -v and usage errors say ------------------------------------------
+
+def test_verbose_opensearch_without_policies_prints_no_empty_heading(inproc):
+    cluster = Cluster("os2", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - 3 * HOUR_MS)]})
+    code, _, out = check(inproc(cluster), "--slm", "-v")
+    assert code == 0
+    assert not any(line.startswith("snapshot management") for line in out.splitlines()), out
+
+
+def test_verbose_insecure_on_plain_http_has_no_tls_note(inproc):
+    server = inproc(Cluster("es8", {"b": [Snap("daily-1", "SUCCESS", NOW_MS - HOUR_MS)]}))
+    code, _, out = check(server, "--insecure", "-v")
+    assert code == 0 and "TLS" not in out, out
+
+
+@pytest.mark.parametrize("url", ["http://es.example:9200/es?x=1", "http://es.example:9200/?",
+                                 "http://es.example:9200/es#top"])
+def test_unknown_url_with_query_string_or_fragment(inproc, url):
+    code, out, err = inproc.run("--url", url)
+    assert (code, err) == (3, "")
+    assert out.splitlines()[0] == ("ES_SNAPSHOT UNKNOWN - usage: --url takes no query string or fragment "
+                                   "(http(s)://host[:port][/prefix])")
+
+
+# -- names in other scripts ---------------------------------------------------------
+
+def cjk_cluster(now):
+    return Cluster("es8", {"备份": [Snap("快照-1", "FAILED", now - HOUR_MS, reason="disk")],
+                           "备忘": [Snap("快照-2", "FAILED", now - HOUR_MS, reason="disk")]})
+
+
+@pytest.mark.parametrize("lang", ["C.UTF-8", "en_US.utf8", "de_DE.UTF-8@euro"])
+def test_crit_names_in_other_scripts_are_readable_under_a_utf8_locale(inproc, lang):
+    code, out, err = inproc.run("--url", inproc(cjk_cluster(NOW_MS)).url, "-v", env={"LANG": lang})
+    lines = out.splitlines()
+    assert (code, err) == (2, "")
+    assert "repository 备份: 1 snapshot(s) read, newest 1:" in lines
+    assert "repository 备忘: 1 snapshot(s) read, newest 1:" in lines
+
+
+@pytest.mark.parametrize("env", [{}, {"LANG": "C"}, {"LANG": "C.UTF-8", "LC_ALL": "POSIX"}])
+def test_crit_names_in_other_scripts_stay_ascii_and_distinct_under_lang_c(serve, env):
+    """The real script's bytes: under LANG=C (Python's UTF-8 mode makes its
+    stdout UTF-8 all the same) each name is escaped, and two names stay two."""
+    server = serve(cjk_cluster(now_ms()))
+    result = subprocess.run([sys.executable, str(SCRIPT), "--url", server.url, "-v"], capture_output=True,
+                            env={"PATH": os.environ["PATH"], **env}, timeout=30, stdin=subprocess.DEVNULL)
+    assert (result.returncode, result.stderr) == (2, b"")
+    out = result.stdout.decode("ascii")  # raises on any byte above 127
+    assert "repository %E5%A4%87%E4%BB%BD: 1 snapshot(s) read, newest 1:" in out.splitlines()
+    assert "repository %E5%A4%87%E5%BF%98: 1 snapshot(s) read, newest 1:" in out.splitlines()

@@ -276,3 +276,50 @@ def test_api_key_given_as_id_and_key_is_redacted_whole():
     settings = parse_settings([], environ={"ES_API_KEY": f"key-id:{CANARY}"})
     redact = Redactor(settings.secrets)
     assert redact(f"rejected key-id:{CANARY}, then {CANARY}") == "rejected ***, then ***"
+
+
+# -- every form a secret takes, redacted before anything is cut ----------------------------
+
+def echoing(reason, status=500, path="^/$"):
+    """A cluster whose first answer echoes ``reason`` in an error body."""
+    c = cluster()
+    body = ('{"error": {"type": "x", "reason": "%s"}, "status": %d}' % (reason, status)).encode()
+    c.overrides.append((path, Override(status, body)))
+    return c
+
+
+def test_canary_straddling_the_vvv_body_excerpt_is_not_printed(inproc):
+    """The -vvv excerpt was cut at 512 bytes before redaction; with the blanks
+    collapsed, the canary's first 13 characters were printed."""
+    c = cluster(auth={"user": "monitor", "password": CANARY})
+    body = b'{"pad": "' + b" " * 490 + CANARY.encode() + b'"}'
+    c.overrides.append(("^/$", Override(200, body)))
+    server = inproc(c)
+    code, out, err = inproc.run("--url", server.url, "--user", "monitor", "-vvv", env={"ES_PASSWORD": CANARY})
+    assert "response body starts" in out
+    assert CANARY[:6] not in out + err
+
+
+def test_encoded_api_key_decoded_and_key_alone_are_redacted(inproc):
+    encoded = base64.b64encode(f"key-id:{CANARY}".encode()).decode()
+    server = inproc(echoing(f"bad key [key-id:{CANARY}] [{CANARY}] [{encoded}]"))
+    code, out, err = inproc.run("--url", server.url, "-vv", env={"ES_API_KEY": encoded})
+    assert code == 2 and "bad key [***] [***] [***]" in out
+    assert CANARY not in out + err and encoded not in out + err
+
+
+PASSWORD = "p:/&+<>" + CANARY
+
+
+@pytest.mark.parametrize("form", [
+    "p%3a%2f%26%2b%3c%3e" + CANARY, "p%3A%2F%26%2B%3C%3E" + CANARY,  # percent-encoded, both cases
+    "p:/&amp;+&lt;&gt;" + CANARY,                                     # HTML-escaped
+    base64.b64encode(PASSWORD.encode()).decode(), base64.urlsafe_b64encode(PASSWORD.encode()).decode(),
+    base64.b64encode(f"monitor:{PASSWORD}".encode()).decode().rstrip("="),
+    base64.urlsafe_b64encode(f"monitor:{PASSWORD}".encode()).decode(), f"monitor:{PASSWORD}",
+])
+def test_password_forms_a_proxy_echoes_are_redacted(inproc, form):
+    server = inproc(echoing(f"denied [{form}]"))
+    code, out, err = inproc.run("--url", server.url, "--user", "monitor", "-vvv", env={"ES_PASSWORD": PASSWORD})
+    assert code == 2
+    assert "denied [***]" in out and CANARY not in out + err
