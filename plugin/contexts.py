@@ -129,7 +129,8 @@ class RepositoryContext(nagiosplugin.Context):
         success = repo.newest_success
         if success is None:
             return Result(worst(state, Critical), f"{snapshot_phrase(judged, now_ms)}, no successful snapshot"
-                                                  f"{window_phrase(repo.window_s)} {tag}", metric, about)
+                                                  f"{window_phrase(repo.window_s)} {tag}"
+                                                  f"{self._unrecognised(repo, judged, tag)}", metric, about)
         if judged.state not in self.state_map:
             hint = f"{clean(judged.name)} has unrecognised state {clean(judged.state, 24)!r} {tag}"
         elif state != Ok and repo.succeeded(judged):  # its policy's newest success holds no index
@@ -147,7 +148,17 @@ class RepositoryContext(nagiosplugin.Context):
             state = Warn
             hint = (f"snapshot {clean(repo.unreadable[0])} has no readable metadata, newest readable "
                     f"{snapshot_phrase(repo.newest_completed, now_ms)} {tag}")
-        return Result(state, hint, metric, about)
+        return Result(state, hint + self._unrecognised(repo, judged, tag), metric, about)
+
+    def _unrecognised(self, repo, judged, tag):
+        """A state this plugin does not know, among the judged snapshots,
+        is named even when a worse one decides (a new Elasticsearch state
+        may mean a broken backup): summary.py does the same across
+        repositories."""
+        other = next((s for s in repo.unresolved if s.state not in self.state_map and s is not judged), None)
+        if other is None:
+            return ""
+        return f"; {clean(other.name)} has unrecognised state {clean(other.state, 24)!r} {tag}"
 
     def _decisive(self, repo):
         """(state, snapshot) that decides: the worst of the unresolved
