@@ -224,9 +224,15 @@ class EsClient:
             return EsError(f"authentication failed at {self.where} (HTTP 401): "
                            "check the user and password or API key", status=status)
         if status == 403:
-            return EsError(f"authorisation failed at {self.where} (HTTP 403): the user lacks "
-                           "the monitor_snapshot privilege" + (f": {reason}" if reason else ""),
-                           status=status, error_type=error_type)
+            # The action the engine itself names as refused (Elasticsearch:
+            # "action [cluster:monitor/main] is unauthorized ...", OpenSearch:
+            # "no permissions for [cluster:admin/snapshot/get] ..."): no guess
+            # at a privilege, which named one the user had (issue 22).
+            action = _REFUSED_ACTION.search(full)
+            said = ([f"the user may not run the action {action.group(1)}"] if action else []) + \
+                ([reason] if reason else [])
+            return EsError(f"authorisation failed at {self.where} (HTTP 403) to {what}"
+                           + (": " + "; ".join(said) if said else ""), status=status, error_type=error_type)
         state = nagiosplugin.Critical if status >= 500 or status in (429,) else nagiosplugin.Unknown
         detail = f": {reason}" if reason else ""
         return EsError(f"HTTP {status} from {self.where} for {what}{detail}",
@@ -235,6 +241,10 @@ class EsClient:
     def _transport_error(self, exc, what):
         cause = describe_cause(exc, self._timeout)
         return EsError(self.redact(f"cannot {what} at {self.where}: {cause}"), nagiosplugin.Critical)
+
+
+# An action name inside brackets, as both engines' 403 reasons give it.
+_REFUSED_ACTION = re.compile(r"\[((?:cluster|indices|internal):[^\]\s,]+)\]")
 
 
 PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")

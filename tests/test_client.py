@@ -69,15 +69,38 @@ def test_unknown_401_opensearch_plain_text(body):
     assert err.value.state == nagiosplugin.Unknown and err.value.status == 401
 
 
+# The reasons as the secured engines gave them (ES 7.17.29; OpenSearch 2.19.3
+# with its security plugin): the action named is the engine's, never a
+# privilege the plugin guesses (it used to blame monitor_snapshot, which the
+# user had).
+@pytest.mark.parametrize("reason, action", [
+    ("action [cluster:monitor/main] is unauthorized for user [monitor] with roles [snapshot_monitor], "
+     "this action is granted by the cluster privileges [monitor,manage,all]", "cluster:monitor/main"),
+    ("no permissions for [cluster:admin/snapshot/get] and User [name=monitor, backend_roles=[], "
+     "requestedTenant=null]", "cluster:admin/snapshot/get"),
+])
 @responses.activate
-def test_unknown_403_names_the_privilege():
+def test_unknown_403_names_the_action_the_engine_refused(reason, action):
     responses.get(f"{BASE}/_snapshot", status=403, json={
-        "error": {"type": "security_exception", "reason": "action [cluster:admin/snapshot/get] is unauthorized"},
-        "status": 403})
+        "error": {"type": "security_exception", "reason": reason}, "status": 403})
     with pytest.raises(EsError) as err:
-        client().get("/_snapshot")
+        client().get("/_snapshot", what="list repositories")
     assert err.value.state == nagiosplugin.Unknown
-    assert "monitor_snapshot" in str(err.value) and "unauthorized" in str(err.value)
+    # The reason follows, cut like every reason on the status line.
+    assert str(err.value).startswith(f"authorisation failed at es.example:9200 (HTTP 403) to list repositories: "
+                                     f"the user may not run the action {action}; {reason[:120]}")
+    assert "monitor_snapshot" not in str(err.value)
+
+
+@pytest.mark.parametrize("body", [{"error": "forbidden"}, {"error": {"type": "security_exception", "reason": ""}}])
+@responses.activate
+def test_unknown_403_without_an_action_names_none(body):
+    responses.get(f"{BASE}/_snapshot", status=403, json=body)
+    with pytest.raises(EsError) as err:
+        client().get("/_snapshot", what="list repositories")
+    assert str(err.value) in ("authorisation failed at es.example:9200 (HTTP 403) to list repositories: forbidden",
+                              "authorisation failed at es.example:9200 (HTTP 403) to list repositories: "
+                              "security_exception")
 
 
 @responses.activate
