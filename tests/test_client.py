@@ -1,4 +1,5 @@
 """The HTTP layer: every status, body and transport fault becomes one EsError."""
+import base64
 import socket
 import ssl
 
@@ -51,13 +52,37 @@ def test_path_of_quotes_names():
 
 
 @responses.activate
-def test_unknown_401_json():
+def test_unknown_401_without_credentials_says_none_were_given():
     body = (FIXTURES / "elasticsearch-8.x-error-401-security_exception.json").read_bytes()
     responses.get(f"{BASE}/", body=body, status=401, content_type="application/json")
     with pytest.raises(EsError) as err:
         client().get("/")
     assert err.value.state == nagiosplugin.Unknown
-    assert str(err.value).startswith("authentication failed at es.example:9200 (HTTP 401)")
+    assert str(err.value) == ("authentication required at es.example:9200 (HTTP 401): no credentials were given "
+                              "(--user with $ES_PASSWORD or --password-file, an API key or a bearer token)")
+
+
+# Reasons as ES 8.19.21 gave them (secured engine tier): a wrong password, a
+# service token that was removed; OpenSearch 2.19.3 says only "Unauthorized".
+@pytest.mark.parametrize("authorization, body, line", [
+    ("Basic " + base64.b64encode(b"monitor:wrong").decode(),
+     b'{"error":{"type":"security_exception","reason":"unable to authenticate user [monitor] for REST request [/]"},'
+     b'"status":401}',
+     "as user 'monitor': unable to authenticate user [monitor] for REST request [/]"),
+    ("Bearer AAEAAWVsYXN0aWMvZmxlZXQ", b'{"error":{"type":"security_exception","reason":"error attempting to '
+     b'authenticate request"},"status":401}', "with the bearer token: error attempting to authenticate request"),
+    ("ApiKey eHh4Onl5eQ==", b'{"error":{"type":"security_exception","reason":"unable to authenticate with provided '
+     b'credentials and anonymous access is not allowed for this request"},"status":401}',
+     "with the API key: unable to authenticate with provided credentials and anonymous access is not allowed "
+     "for this request"),
+    ("Basic " + base64.b64encode(b"monitor:wrong").decode(), b"Unauthorized", "as user 'monitor': check the credentials"),
+])
+@responses.activate
+def test_unknown_401_names_the_credentials_refused(authorization, body, line):
+    responses.get(f"{BASE}/", body=body, status=401)
+    with pytest.raises(EsError) as err:
+        client(authorization=authorization).get("/")
+    assert str(err.value) == f"authentication failed at es.example:9200 (HTTP 401) {line}"
 
 
 @pytest.mark.parametrize("body", [b"", b"Unauthorized", b"Authentication finally failed"])

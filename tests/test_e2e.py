@@ -152,7 +152,8 @@ def test_unknown_401(inproc):
     server = inproc(history(auth={"user": "monitor", "password": "right"}))
     code, line, _ = check(server, "--user", "monitor", env={"ES_PASSWORD": "wrong"})
     assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - authentication failed at "
-                               f"{server.url[7:]} (HTTP 401): check the user and password or API key")
+                               f"{server.url[7:]} (HTTP 401) as user 'monitor': unable to authenticate user "
+                               "for REST request [/]")
 
 
 def test_ok_basic_auth_from_environment(inproc):
