@@ -389,6 +389,8 @@ def start(engine, timeout_s=180, security=None):
     began = time.monotonic()
     try:
         _wait_yellow(node, began + timeout_s)
+        if security is not None:
+            security.started(node)
     except BaseException:
         console = node.console(40)
         node.stop()
@@ -396,9 +398,7 @@ def start(engine, timeout_s=180, security=None):
             raise EngineUnavailable(f"{sys.exc_info()[1]}\n{console}") from None
         raise
     node.started_s = time.monotonic() - began
-    if security is not None:
-        security.started(node)
-    elif not node.serves_root:
+    if security is None and not node.serves_root:
         node.root_proxy = Proxy(node)
     return node
 
@@ -423,7 +423,7 @@ class Proxy:
     integ-test-zip lacks the rest-root module a full distribution has: the
     check reads the version there first).  ``hook(method, path)`` runs
     before each request is forwarded.  On a secured node (secured.py)
-    ``root(headers)`` answers ``GET /`` as (status, headers, body) and
+    ``root(headers, body)`` answers ``GET /`` as (status, headers, body) and
     ``tls`` is the server context the proxy speaks TLS with."""
 
     def __init__(self, node, hook=None, root=None, tls=None):

@@ -82,7 +82,8 @@ class Security:
     def __init__(self, engine, pki_dir):
         self.engine = engine
         self.pki = pki_dir
-        self.passwords = {"admin": secrets.token_urlsafe(18), USER: secrets.token_urlsafe(18)}
+        # A letter first: a leading "-" would read as an option to elasticsearch-users.
+        self.passwords = {"admin": "p" + secrets.token_urlsafe(18), USER: "p" + secrets.token_urlsafe(18)}
         self.env = None
         self.node = None
 

@@ -244,7 +244,7 @@ def test_unknown_wrong_password(secured_node):
 def test_unknown_password_changed_then_user_deleted(secured_node):
     """What an expired login looks like here: the engines tell neither from a wrong password."""
     security, user = secured_node.security, "leaver"
-    old, new = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+    old, new = "p" + secrets.token_urlsafe(18), "p" + secrets.token_urlsafe(18)
     security.add_user(user, old)
     assert "HTTP 401" not in run(secured_node, "--user", user, env={"ES_PASSWORD": old}).stdout
     security.change_password(user, new, old)
