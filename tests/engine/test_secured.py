@@ -258,8 +258,10 @@ def test_unknown_password_changed_then_user_deleted(secured_node):
 
 def test_bearer_service_token_then_removed(secured_node, tmp_path):
     """A service-account token (file based) is accepted; once removed, its
-    own line.  No service account holds the snapshot actions, so the run
-    stops at the 403 for listing repositories: the token got past 401."""
+    own line.  No service account holds the snapshot actions (GET
+    /_security/service on 9.5.2: auto-ops has monitor, read_ilm, read_slm;
+    fleet-server, fleet-server-remote and kibana no monitor_snapshot), so
+    the run stops at the 403 for listing repositories: past the 401."""
     if secured_node.opensearch:
         pytest.skip("OpenSearch has no service-account tokens")
     security = secured_node.security
