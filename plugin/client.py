@@ -6,6 +6,7 @@ can act on: network-level faults (refused, DNS, TLS, timed out) and HTTP 5xx
 are CRITICAL, as the monitoring-plugins guidelines say; authentication and
 protocol errors are UNKNOWN.  Messages name host:port, never a credential.
 """
+import base64
 import email.utils
 import functools
 import json
@@ -245,20 +246,48 @@ class EsClient:
         full = redacted_head(self.redact, reason, 4096)
         reason = clean_reason(full, 160)
         if status == 401:
-            return EsError(f"authentication failed at {self.where} (HTTP 401): "
-                           "check the user and password or API key", status=status)
+            return self._unauthenticated(reason)
         if status == 403 and self.signer is not None and not isinstance(error, (dict, str)):
             # AWS itself refused (IAM, the signature): not the engine's
             # security, whose 403 (fine-grained access control) has "error".
             return self.signer.refused(self.where, payload)
         if status == 403:
-            return EsError(f"authorisation failed at {self.where} (HTTP 403): the user lacks "
-                           "the monitor_snapshot privilege" + (f": {reason}" if reason else ""),
-                           status=status, error_type=error_type)
+            # The action the engine itself names as refused (Elasticsearch:
+            # "action [cluster:monitor/main] is unauthorized ...", OpenSearch:
+            # "no permissions for [cluster:admin/snapshot/get] ..."): no guess
+            # at a privilege, which named one the user had (issue 22).
+            action = _REFUSED_ACTION.search(full)
+            said = ([f"the user may not run the action {action.group(1)}"] if action else []) + \
+                ([reason] if reason else [])
+            return EsError(f"authorisation failed at {self.where} (HTTP 403) to {what}"
+                           + (": " + "; ".join(said) if said else ""), status=status, error_type=error_type)
         state = nagiosplugin.Critical if status >= 500 or status in (429,) else nagiosplugin.Unknown
         detail = f": {reason}" if reason else ""
         return EsError(f"HTTP {status} from {self.where} for {what}{detail}",
                        state, status=status, error_type=error_type, reason=full)
+
+    def _unauthenticated(self, reason):
+        """HTTP 401: no credentials given, or which ones were refused.
+
+        The engine's own reason follows where it gives one (Elasticsearch;
+        OpenSearch answers "Unauthorized" as plain text): a wrong password
+        and a deleted user read alike there, a removed service token has its
+        own (seen on the secured engines, issue 22)."""
+        scheme, _, value = (self.session.headers.get("Authorization") or "").partition(" ")
+        if not scheme:
+            return EsError(f"authentication required at {self.where} (HTTP 401): no credentials were given "
+                           "(--user with $ES_PASSWORD or --password-file, an API key or a bearer token)", status=401)
+        if scheme == "Basic":
+            try:
+                user = base64.b64decode(value).decode("utf-8", "replace").partition(":")[0]
+            except ValueError:
+                user = ""
+            who = f"as user '{clean_reason(user, 60)}'"
+        else:
+            who = "with the API key" if scheme == "ApiKey" else "with the bearer token"
+        # Whichever of the engine's words name a user are already in the reason.
+        said = reason if reason and reason != "security_exception" else "check the credentials"
+        return EsError(self.redact(f"authentication failed at {self.where} (HTTP 401) {who}: {said}"), status=401)
 
     def _transport_error(self, exc, what):
         cause = describe_cause(exc, self._timeout)
@@ -363,6 +392,10 @@ def _last_quote(chunk, odd):
     for match in _PLAIN_QUOTE.finditer(text):
         at = match.end() - 1
     return at - odd if at >= 0 else -1
+
+
+# An action name inside brackets, as both engines' 403 reasons give it.
+_REFUSED_ACTION = re.compile(r"\[((?:cluster|indices|internal):[^\]\s,]+)\]")
 
 
 PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")

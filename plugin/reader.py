@@ -348,6 +348,11 @@ class SnapshotReader:
                 more, bad = _asked(self._get_listing(path_of("_snapshot", name, "_all"), params,
                                                      "list snapshots", name), (name,))
             except EsError as exc:
+                if exc.status is not None and exc.status >= 400 and exc.error_type != "repository_missing_exception":
+                    # One request per repository: its error names it (ES 5.6/6.8's
+                    # HTTP 500 for a corrupt repository said nothing of which).
+                    raise EsError(f"repository '{name}': {exc}", exc.state, exc.status, exc.error_type,
+                                  exc.reason) from None
                 if exc.error_type != "repository_missing_exception":
                     raise
                 failed[name] = "repository disappeared while reading"

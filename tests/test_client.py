@@ -1,4 +1,5 @@
 """The HTTP layer: every status, body and transport fault becomes one EsError."""
+import base64
 import socket
 import ssl
 
@@ -51,13 +52,37 @@ def test_path_of_quotes_names():
 
 
 @responses.activate
-def test_unknown_401_json():
+def test_unknown_401_without_credentials_says_none_were_given():
     body = (FIXTURES / "elasticsearch-8.x-error-401-security_exception.json").read_bytes()
     responses.get(f"{BASE}/", body=body, status=401, content_type="application/json")
     with pytest.raises(EsError) as err:
         client().get("/")
     assert err.value.state == nagiosplugin.Unknown
-    assert str(err.value).startswith("authentication failed at es.example:9200 (HTTP 401)")
+    assert str(err.value) == ("authentication required at es.example:9200 (HTTP 401): no credentials were given "
+                              "(--user with $ES_PASSWORD or --password-file, an API key or a bearer token)")
+
+
+# Reasons as ES 8.19.21 gave them (secured engine tier): a wrong password, a
+# service token that was removed; OpenSearch 2.19.3 says only "Unauthorized".
+@pytest.mark.parametrize("authorization, body, line", [
+    ("Basic " + base64.b64encode(b"monitor:wrong").decode(),
+     b'{"error":{"type":"security_exception","reason":"unable to authenticate user [monitor] for REST request [/]"},'
+     b'"status":401}',
+     "as user 'monitor': unable to authenticate user [monitor] for REST request [/]"),
+    ("Bearer AAEAAWVsYXN0aWMvZmxlZXQ", b'{"error":{"type":"security_exception","reason":"error attempting to '
+     b'authenticate request"},"status":401}', "with the bearer token: error attempting to authenticate request"),
+    ("ApiKey eHh4Onl5eQ==", b'{"error":{"type":"security_exception","reason":"unable to authenticate with provided '
+     b'credentials and anonymous access is not allowed for this request"},"status":401}',
+     "with the API key: unable to authenticate with provided credentials and anonymous access is not allowed "
+     "for this request"),
+    ("Basic " + base64.b64encode(b"monitor:wrong").decode(), b"Unauthorized", "as user 'monitor': check the credentials"),
+])
+@responses.activate
+def test_unknown_401_names_the_credentials_refused(authorization, body, line):
+    responses.get(f"{BASE}/", body=body, status=401)
+    with pytest.raises(EsError) as err:
+        client(authorization=authorization).get("/")
+    assert str(err.value) == f"authentication failed at es.example:9200 (HTTP 401) {line}"
 
 
 @pytest.mark.parametrize("body", [b"", b"Unauthorized", b"Authentication finally failed"])
@@ -69,15 +94,38 @@ def test_unknown_401_opensearch_plain_text(body):
     assert err.value.state == nagiosplugin.Unknown and err.value.status == 401
 
 
+# The reasons as the secured engines gave them (ES 7.17.29; OpenSearch 2.19.3
+# with its security plugin): the action named is the engine's, never a
+# privilege the plugin guesses (it used to blame monitor_snapshot, which the
+# user had).
+@pytest.mark.parametrize("reason, action", [
+    ("action [cluster:monitor/main] is unauthorized for user [monitor] with roles [snapshot_monitor], "
+     "this action is granted by the cluster privileges [monitor,manage,all]", "cluster:monitor/main"),
+    ("no permissions for [cluster:admin/snapshot/get] and User [name=monitor, backend_roles=[], "
+     "requestedTenant=null]", "cluster:admin/snapshot/get"),
+])
 @responses.activate
-def test_unknown_403_names_the_privilege():
+def test_unknown_403_names_the_action_the_engine_refused(reason, action):
     responses.get(f"{BASE}/_snapshot", status=403, json={
-        "error": {"type": "security_exception", "reason": "action [cluster:admin/snapshot/get] is unauthorized"},
-        "status": 403})
+        "error": {"type": "security_exception", "reason": reason}, "status": 403})
     with pytest.raises(EsError) as err:
-        client().get("/_snapshot")
+        client().get("/_snapshot", what="list repositories")
     assert err.value.state == nagiosplugin.Unknown
-    assert "monitor_snapshot" in str(err.value) and "unauthorized" in str(err.value)
+    # The reason follows, cut like every reason on the status line.
+    assert str(err.value).startswith(f"authorisation failed at es.example:9200 (HTTP 403) to list repositories: "
+                                     f"the user may not run the action {action}; {reason[:120]}")
+    assert "monitor_snapshot" not in str(err.value)
+
+
+@pytest.mark.parametrize("body", [{"error": "forbidden"}, {"error": {"type": "security_exception", "reason": ""}}])
+@responses.activate
+def test_unknown_403_without_an_action_names_none(body):
+    responses.get(f"{BASE}/_snapshot", status=403, json=body)
+    with pytest.raises(EsError) as err:
+        client().get("/_snapshot", what="list repositories")
+    assert str(err.value) in ("authorisation failed at es.example:9200 (HTTP 403) to list repositories: forbidden",
+                              "authorisation failed at es.example:9200 (HTTP 403) to list repositories: "
+                              "security_exception")
 
 
 @responses.activate

@@ -116,6 +116,25 @@ def test_ok_two_repositories(inproc):
     assert check(inproc(cluster))[:2] == (0, "ES_SNAPSHOT OK - b1 SUCCESS, 2h old (repo b); 2 repositories OK")
 
 
+# ES 6.8.23's answer for a repository whose index-N is no longer JSON (seen
+# on the engine, tests/engine/test_scenarios.py test_two_repositories_one_corrupt).
+NOT_X_CONTENT = (b'{"error":{"root_cause":[{"type":"not_x_content_exception","reason":"Compressor detection can '
+                 b'only be called on some xcontent bytes or compressed xcontent bytes"}],"type":'
+                 b'"not_x_content_exception","reason":"Compressor detection can only be called on some xcontent '
+                 b'bytes or compressed xcontent bytes"},"status":500}')
+
+
+@pytest.mark.parametrize("family", ["es5", "es6", "es7.10", "os2"])
+def test_crit_corrupt_repository_named_where_each_is_listed_alone(inproc, family):
+    """Below 7.14 and on OpenSearch one request per repository: its error says which."""
+    cluster = Cluster(family, {"alpha": [Snap("a1", "SUCCESS", NOW_MS - HOUR_MS)],
+                               "broken": [Snap("b1", "SUCCESS", NOW_MS - HOUR_MS)]})
+    code, line, where = run_with_fault(inproc, cluster, "^/_snapshot/broken/", Override(500, NOT_X_CONTENT))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - repository 'broken': HTTP 500 from {where} for list "
+                               "snapshots: Compressor detection can only be called on some xcontent bytes or "
+                               "compressed xcontent bytes")
+
+
 def _closed_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -133,7 +152,8 @@ def test_unknown_401(inproc):
     server = inproc(history(auth={"user": "monitor", "password": "right"}))
     code, line, _ = check(server, "--user", "monitor", env={"ES_PASSWORD": "wrong"})
     assert (code, line) == (3, "ES_SNAPSHOT UNKNOWN - authentication failed at "
-                               f"{server.url[7:]} (HTTP 401): check the user and password or API key")
+                               f"{server.url[7:]} (HTTP 401) as user 'monitor': unable to authenticate user "
+                               "for REST request [/]")
 
 
 def test_ok_basic_auth_from_environment(inproc):

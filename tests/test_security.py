@@ -139,8 +139,9 @@ def test_unknown_403(inproc):
         403, b'{"error":{"type":"security_exception","reason":"action [cluster:admin/repository/get] '
              b'is unauthorized for user [monitor]"},"status":403}'))
     assert code == 3
-    assert line.startswith(f"ES_SNAPSHOT UNKNOWN - authorisation failed at {where} "
-                           "(HTTP 403): the user lacks the monitor_snapshot privilege")
+    assert line == (f"ES_SNAPSHOT UNKNOWN - authorisation failed at {where} (HTTP 403) to list repositories: "
+                    "the user may not run the action cluster:admin/repository/get; action "
+                    "[cluster:admin/repository/get] is unauthorized for user [monitor]")
 
 
 @pytest.mark.parametrize("args", [["--user", "u", "--api-key-file", "/etc/hostname"],

@@ -8,6 +8,11 @@ import pytest
 from tests.engine import harness
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "secured: the engine tier's secured nodes (TLS, users, roles; "
+                            "tests/engine/test_secured.py); python -m pytest -m 'engine and secured'")
+
+
 def pytest_generate_tests(metafunc):
     if "node" in metafunc.fixturenames:
         ids = [engine.id for engine in harness.selected()]

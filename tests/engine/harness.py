@@ -184,6 +184,11 @@ class Node:
 
     readonly = False
     check_args = ()
+    # A secured node (tests/engine/secured.py): HTTPS, the tier's own admin
+    # user and CA for the harness' requests.
+    scheme = "http"
+    auth = None
+    verify = True
 
     def __init__(self, engine, workdir, home, port, process, owner):
         self.engine = engine
@@ -199,7 +204,7 @@ class Node:
 
     @property
     def direct_url(self):
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def url(self):
@@ -225,8 +230,9 @@ class Node:
     def request(self, method, path, body=None, params=None, timeout=120):
         """(status, decoded body) of one request to the node."""
         response = requests.request(method, self.direct_url + path, params=params,
-                                    data=None if body is None else json.dumps(body),
-                                    headers={"Content-Type": "application/json"}, timeout=timeout)
+                                    data=None if body is None else json.dumps(body), auth=self.auth,
+                                    verify=self.verify, headers={"Content-Type": "application/json"},
+                                    timeout=timeout)
         try:
             return response.status_code, response.json()
         except ValueError:
@@ -264,6 +270,7 @@ class Node:
                             + "\n" + json.dumps({"n": i, "text": os.urandom(150).hex() if random_text else "x" * 200})
                             + "\n" for i in range(docs))
             response = requests.post(self.direct_url + "/_bulk", params={"refresh": "true"}, data=lines,
+                                     auth=self.auth, verify=self.verify,
                                      headers={"Content-Type": "application/x-ndjson"}, timeout=60)
             assert response.status_code == 200 and not response.json()["errors"], response.text[:400]
 
@@ -313,7 +320,7 @@ class Node:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _settings(engine, node_dirs, port):
+def _settings(engine, node_dirs, port, secured=False):
     flags = {
         "discovery.type": "single-node",
         "network.host": "127.0.0.1",
@@ -325,7 +332,7 @@ def _settings(engine, node_dirs, port):
         "cluster.name": f"check-es-{engine.id}",
     }
     version = tuple(int(x) for x in engine.version.split("."))
-    if engine.distribution == "elasticsearch" and version >= (8, 0):
+    if engine.distribution == "elasticsearch" and version >= (8, 0) and not secured:
         flags["xpack.security.enabled"] = "false"
     if engine.distribution == "opensearch" or version >= (7, 8):
         # Concurrent snapshots (ES >= 7.8): on 2 cores the pool has one
@@ -334,8 +341,12 @@ def _settings(engine, node_dirs, port):
     return flags
 
 
-def start(engine, timeout_s=180):
-    """Fetch, unpack and start ``engine``; returns a Node answering yellow."""
+def start(engine, timeout_s=180, security=None):
+    """Fetch, unpack and start ``engine``; returns a Node answering yellow.
+
+    ``security`` (tests/engine/secured.py) turns security on: its
+    ``prepare(node, env)`` writes certificates, users and roles into the
+    unpacked engine before it starts, its ``settings(node)`` adds flags."""
     zipped = fetch(engine)
     java = java_home(engine.java)
     owner = _engine_user()
@@ -362,22 +373,29 @@ def start(engine, timeout_s=180):
                f"{prefix}_PATH_CONF": str(home / "config"),
                f"{prefix}_TMPDIR": str(dirs["tmp"]),
                "JAVA_HOME": java, "ES_JAVA_HOME": java, "OPENSEARCH_JAVA_HOME": java}
+        flags = _settings(engine, dirs, port, secured=security is not None)
+        node = Node(engine, workdir, home, port, None, owner)
+        if security is not None:
+            security.prepare(node, env)
+            flags.update(security.settings(node))
+            _chown_tree(workdir, owner)
         binary = home / "bin" / engine.distribution
-        command = [str(binary)] + [f"-E{k}={v}" for k, v in _settings(engine, dirs, port).items()]
+        command = [str(binary)] + [f"-E{k}={v}" for k, v in flags.items()]
         if owner is not None:
             command = [_runuser(), "-u", ENGINE_USER, "--"] + command
         log = open(workdir / "console.log", "wb")
-        process = subprocess.Popen(command, env=env, cwd=str(workdir), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        node.process = subprocess.Popen(command, env=env, cwd=str(workdir), stdin=subprocess.DEVNULL,
+                                        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
-    node = Node(engine, workdir, home, port, process, owner)
     _RUNNING.append(node)
     began = time.monotonic()
     try:
         _wait_yellow(node, began + timeout_s)
+        if security is not None:
+            security.started(node)
     except BaseException:
         console = node.console(40)
         node.stop()
@@ -385,7 +403,7 @@ def start(engine, timeout_s=180):
             raise EngineUnavailable(f"{sys.exc_info()[1]}\n{console}") from None
         raise
     node.started_s = time.monotonic() - began
-    if not node.serves_root:
+    if security is None and not node.serves_root:
         node.root_proxy = Proxy(node)
     return node
 
@@ -409,9 +427,11 @@ class Proxy:
     itself where the node has no handler for it (the ES 8.x/9.x
     integ-test-zip lacks the rest-root module a full distribution has: the
     check reads the version there first).  ``hook(method, path)`` runs
-    before each request is forwarded."""
+    before each request is forwarded.  On a secured node (secured.py)
+    ``root(headers, body)`` answers ``GET /`` as (status, headers, body) and
+    ``tls`` is the server context the proxy speaks TLS with."""
 
-    def __init__(self, node, hook=None):
+    def __init__(self, node, hook=None, root=None, tls=None):
         body = None if node.serves_root else json.dumps(root_body(node)).encode()
         target = node.direct_url
 
@@ -428,11 +448,13 @@ class Proxy:
                     hook(self.command, self.path)
                 if body is not None and self.command == "GET" and self.path.split("?")[0] == "/":
                     status, headers, payload = 200, {"Content-Type": "application/json"}, body
+                    if root is not None:
+                        status, headers, payload = root(self.headers, payload)
                 else:
                     keep = {k: v for k, v in self.headers.items()
                             if k.lower() not in ("host", "connection", "content-length")}
                     response = requests.request(self.command, target + self.path, data=data, headers=keep,
-                                                stream=True, timeout=300)
+                                                stream=True, timeout=300, verify=node.verify)
                     payload = response.raw.read(decode_content=False)
                     status = response.status_code
                     headers = {k: v for k, v in response.headers.items()
@@ -448,14 +470,17 @@ class Proxy:
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.server.daemon_threads = True
+        self.scheme = "https" if tls is not None else "http"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def close(self):
         self.server.shutdown()

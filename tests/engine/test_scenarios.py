@@ -50,6 +50,14 @@ EXPECTED = {
                  ("*", 2, "ES_SNAPSHOT CRITICAL - snapshot w-1 has no readable metadata, no readable snapshot "
                           "in repository 'wiped'")],
     "one_broken": [("*", 2, "ES_SNAPSHOT CRITICAL - <any>")],
+    # Its index-N overwritten: ES 5.6/6.8 list per repository and answer the
+    # whole request HTTP 500 (issue 22: the line must say which repository).
+    "one_corrupt": [("es<7.0", 2, "ES_SNAPSHOT CRITICAL - repository 'broken': HTTP 500 from 127.0.0.1:<port> "
+                                  "for list snapshots: Compressor detection can only be called on some xcontent "
+                                  "bytes or compressed xcontent bytes"),
+                    # From 7.0 (and on OpenSearch) the node keeps the repository
+                    # data it read and does not read the file again: nothing shows.
+                    ("*", 0, "ES_SNAPSHOT OK - a-1 SUCCESS, <age> old (repo alpha); 2 repositories OK")],
     "unregistered": [("es>=7.14,es<8.14", 2, "ES_SNAPSHOT CRITICAL - repository 'gone' could not be read: [gone] missing"),
                      ("*", 2, "ES_SNAPSHOT CRITICAL - repository 'gone' could not be read: repository disappeared while reading")],
     # A cluster without SLM / a health report leaves the snapshot verdict
@@ -248,6 +256,20 @@ def test_two_repositories_one_broken(writable):
     result = check(node)
     expect(node, "one_broken", result)
     assert "broken" in first_line(result.stdout)
+
+
+def test_two_repositories_one_corrupt(writable):
+    node = writable
+    node.index("logs", docs=1)
+    node.repository("alpha")
+    created(node, "alpha", "a-1", "logs")
+    folder = node.repository("broken")
+    created(node, "broken", "b-1", "logs")
+    for generation in folder.glob("index*"):  # index-N and index.latest: no longer JSON
+        if generation.is_file():
+            generation.write_bytes(b"not the repository's generation")
+    result = check(node)
+    expect(node, "one_corrupt", result)
 
 
 def test_repository_unregistered_while_the_check_runs(writable):
