@@ -11,7 +11,7 @@ import re
 from typing import FrozenSet, NamedTuple, Optional, Tuple
 from urllib.parse import quote
 
-from . import cluster, slm
+from . import cluster, plan, slm
 from .health import parse_health
 from .errors import EsError
 from .snapshots import (Repository, SKEW_TOLERANCE_MS, SUCCESS, Survey, decode_listing, newest_first,
@@ -113,11 +113,22 @@ class SnapshotReader:
                                        shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
-        info = self._cluster_info()
-        registered = parse_repositories(self.client.get("/_snapshot", what="list repositories"))
+        # The request plan (plan.py): GET / and GET /_snapshot only when the
+        # run cannot do without them.
+        info = self._cluster_info() if plan.needs_version(self.query) else plan.ASSUMED
+        registered = None if self.query.repositories else self._registered()
         wanted = self.query.repositories or tuple(registered)
-        present = [name for name in wanted if name in registered]
-        found, failed, windows, complete = self._listing(info, present, now_ms)
+        try:
+            found, failed, windows, complete = self._listing(info, self._present(wanted, registered), now_ms)
+        except plan.VersionNeeded:
+            info = self._cluster_info()
+            found, failed, windows, complete = self._listing(info, self._present(wanted, registered), now_ms)
+        if registered is None and failed:
+            # A repository -r named that is not registered fails its listing:
+            # the registered ones tell it from one that could not be read.
+            registered = self._registered()
+            failed = {name: why for name, why in failed.items() if name in registered}
+        registered = wanted if registered is None else registered
         if self.query.policy:
             found = {name: [s for s in snaps if s.policy == self.query.policy]
                      for name, snaps in found.items()}
@@ -216,6 +227,15 @@ class SnapshotReader:
         log.info("listing strategy for %s: %s", info.label, info.strategy)
         return info
 
+    def _registered(self):
+        return parse_repositories(self.client.get("/_snapshot", what="list repositories"))
+
+    @staticmethod
+    def _present(wanted, registered):
+        """The wanted repositories worth listing: all of them while the
+        registered ones are not known (plan.py)."""
+        return list(wanted) if registered is None else [name for name in wanted if name in registered]
+
     def _repository(self, name, missing, found, failed, window_s, now_ms, complete):
         notes = (f"could not be read: {failed[name]}",) if name in failed else ()
         snapshots = newest_first({s.name: s for s in found.get(name, ())}.values())
@@ -275,8 +295,11 @@ class SnapshotReader:
             if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
                 return self._newest_first_listing(names, params, now_ms)
         except EsError as exc:
-            if exc.status != 400 or "unrecognized parameter" not in exc.reason + str(exc):
+            if not plan.rejected_parameter(exc):
                 raise
+            if info is plan.ASSUMED:  # older than 7.16, or OpenSearch: its version decides
+                log.info("the cluster rejected the ES >= 7.16 listing (%s); reading its version", exc)
+                raise plan.VersionNeeded() from None
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
             params = {k: v for k, v in params.items() if k in cluster.UNIVERSAL
                       and f"[{k}]" not in exc.reason + str(exc)}
