@@ -1,11 +1,15 @@
 """The request plan (plugin/plan.py): which requests a run sends, in which
 order, and that sending fewer changes no verdict."""
+import os
+import threading
+import time
+
 import pytest
 
 from plugin import plan
 from plugin.reader import Query
-from tests.conftest import HOUR_MS, NOW_MS
-from tests.fake_es import FAMILIES, Cluster, Snap
+from tests.conftest import HOUR_MS, NOW_MS, first_line, now_ms, run_check, t_option
+from tests.fake_es import FAMILIES, Cluster, Override, Server, Snap
 from tests.incheck import judged
 
 PRESENT = {"backups": [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS)]}
@@ -19,14 +23,15 @@ def test_ok_with_r_on_es_7_16_and_later_is_the_listing_and_current_alone():
     cluster = Cluster("es8", dict(PRESENT))
     check = judged(cluster, "-r", "backups")
     assert (check.exitcode, check.summary_str) == (0, "s1 SUCCESS, 1h old (repo backups)")
-    assert paths(cluster) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/_current", 200)]
+    # _current is sent on a second connection while the listing is under way.
+    assert sorted(paths(cluster)) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/_current", 200)]
 
 
 def test_ok_without_r_lists_the_repositories_first_but_never_asks_the_version():
     cluster = Cluster("es9", dict(PRESENT))
     judged(cluster)
-    assert paths(cluster) == [("/_snapshot", 200), ("/_snapshot/backups/*", 200),
-                              ("/_snapshot/backups/_current", 200)]
+    assert paths(cluster)[0] == ("/_snapshot", 200)
+    assert sorted(paths(cluster)[1:]) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/_current", 200)]
 
 
 @pytest.mark.parametrize("family", ["es7.15", "es7.10", "es5", "os2"])
@@ -35,8 +40,11 @@ def test_ok_below_7_16_the_refused_window_asks_the_version_then_lists_as_before(
     check = judged(cluster, "-r", "backups", "--no-size")
     assert (check.exitcode, check.summary_str) == (0, "s1 SUCCESS, 1h old (repo backups)")
     # The refused request reads nothing from the repository: 400 comes first.
-    assert paths(cluster)[:2] == [("/_snapshot/backups/*", 400), ("/", 200)]
-    assert cluster.log[0]["loads"] == 0
+    # _current, sent next to it, is answered from the cluster state and unused.
+    sent = [e for e in cluster.log if not e["path"].endswith("/_current")]
+    assert [(e["path"], e["status"]) for e in sent[:2]] == [("/_snapshot/backups/*", 400), ("/", 200)]
+    assert sent[0]["loads"] == 0
+    assert all(e["loads"] == 0 for e in cluster.log if e["path"].endswith("/_current"))
     assert "/_snapshot" not in [p for p, _ in paths(cluster)]
 
 
@@ -97,3 +105,81 @@ def test_version_is_asked_only_where_the_run_shows_or_needs_it(args, needed):
 def test_no_window_asks_the_version():
     assert plan.needs_version(Query(repositories=("b",), window_s=None)) is True
     assert plan.needs_version(Query(repositories=("b",), window_s=3600)) is False
+
+
+# -- _current sent ahead, on a second connection (client.send_ahead) ----------------
+
+def read_over_http(cluster, *args):
+    """(client, survey) of one read through a real socket to ``cluster``."""
+    from plugin.client import EsClient
+    from plugin.deadline import Deadline
+    from plugin.options import parse_settings
+    from plugin.reader import SnapshotReader
+    with Server(cluster) as server:
+        settings = parse_settings(["--url", server.url, *args], environ={})
+        client = EsClient(settings.base_url, deadline=Deadline(30), use_env_proxy=False)
+        survey = SnapshotReader(client, settings.query).read(NOW_MS)
+        client.session.close()
+        return client, survey
+
+
+def open_sockets():
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except FileNotFoundError:  # the listing's own descriptor, closed by now
+            continue
+        if target.startswith("socket:"):
+            found.append(target)
+    return sorted(found)
+
+
+@pytest.mark.parametrize("family", ["es8", "es7.10"])
+def test_ok_send_ahead_leaves_no_thread_or_socket_and_counts_every_request(family):
+    threads, sockets = threading.active_count(), open_sockets()
+    cluster = Cluster(family, dict(PRESENT))
+    client, survey = read_over_http(cluster, "-r", "backups")
+    assert survey.repositories[0].snapshots[0].name == "s1"
+    assert client.ahead == {}
+    deadline = time.monotonic() + 5  # the server's handler threads see the client close
+    while (threading.active_count(), open_sockets()) != (threads, sockets) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t.name for t in threading.enumerate() if "send-ahead" in t.name]
+    assert (threading.active_count(), open_sockets()) == (threads, sockets)
+    # "N requests" counts what was sent, the _current sent ahead included,
+    # whether it was used (ES >= 7.16) or not (below: the plain listing has all).
+    assert client.totals()[0] == len(cluster.log) == (2 if family == "es8" else 5)
+
+
+def test_ok_vv_request_log_is_in_the_plan_order(caplog):
+    import logging
+    cluster = Cluster("es8", dict(PRESENT))
+    listing = cluster.listing
+
+    def slow_listing(repos, spec, query):  # the listing answers 0.5 s late, _current at once
+        if spec != "_current":
+            time.sleep(0.5)
+        return listing(repos, spec, query)
+    cluster.listing = slow_listing
+    with caplog.at_level(logging.INFO, logger="nagiosplugin.es_snapshot"):
+        client, _ = read_over_http(cluster, "-r", "backups")
+    # _current went out while the listing was under way, and was answered first ...
+    assert [e["path"].split("?")[0] for e in cluster.log] == ["/_snapshot/backups/_current", "/_snapshot/backups/*"]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GET ")]
+    # ... yet it is logged when the plan reads it: after the listing.
+    assert [line.split("?")[0].split(" ->")[0] for line in lines] == [
+        "GET /_snapshot/backups/*", "GET /_snapshot/backups/_current"], lines
+
+
+def test_crit_send_ahead_that_never_answers_ends_within_t(serve):
+    t = t_option(3)
+    cluster = Cluster("es8", {"backups": [Snap("s1", "SUCCESS", now_ms() - HOUR_MS)]})
+    cluster.overrides.append(("^/_snapshot/backups/_current$", Override(200, b"{}", delay_s=30)))
+    server = serve(cluster)
+    started = time.monotonic()
+    code, out, err = run_check("--url", server.url, "-r", "backups", "-t", str(t))
+    assert time.monotonic() - started < t + 1.5
+    assert (code, first_line(out), err) == (
+        2, f"ES_SNAPSHOT CRITICAL - cannot list running snapshots at {server.url[7:]}: "
+           f"no complete answer within {t}s (-t, timed out)", "")
