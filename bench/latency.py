@@ -5,7 +5,7 @@ Run by hand from the project root (not a test; nothing here asserts)::
     python bench/latency.py                        # simulated clusters, 0 and 50 ms
     python bench/latency.py --rtt 0 50 100 --runs 9
     python bench/latency.py --engine es-8.19.21    # also one real node (engine tier)
-    python bench/latency.py --check /other/checkout/check_es_snapshot.py
+    python bench/latency.py --check /before/check_es_snapshot.py check_es_snapshot.py
 
 A delaying proxy on 127.0.0.1 stands between the check and the cluster.  It
 holds every chunk RTT/2 in each direction (in order, without adding up the
@@ -183,12 +183,12 @@ def measure(url, extra, runs, script, rtt_s, upstream_port, floor_path):
             walls.append(timed(check)[0])
     finally:
         proxy.close()
-    return {"status": out.split(" | ")[0].strip(), "requests": count, "trips": trips, "after": after,
+    return {"checkout": script.resolve().parent.name, "status": out.split(" | ")[0].strip(), "requests": count, "trips": trips, "after": after,
             "connections": conns, "wall": statistics.median(walls), "floor": statistics.median(floors)}
 
 
 def row(label, m, rtt_ms):
-    return (f"| {label} | {rtt_ms:g} ms | {m['requests']} | {m['connections']} | {m['trips']} | {m['after']} "
+    return (f"| {label} | {m['checkout']} | {rtt_ms:g} ms | {m['requests']} | {m['connections']} | {m['trips']} | {m['after']} "
             f"| {m['wall'] * 1000:.0f} ms | {m['floor'] * 1000:.0f} ms | {m['wall'] / m['floor']:.2f}x "
             f"| {m['status'][:60]} |")
 
@@ -198,14 +198,14 @@ def main():
     parser.add_argument("--rtt", type=float, nargs="+", default=[0, 50], help="round-trip times in ms")
     parser.add_argument("--runs", type=int, default=7, help="runs per measurement (median)")
     parser.add_argument("--snapshots", type=int, default=10)
-    parser.add_argument("--check", type=Path, default=ROOT / "check_es_snapshot.py",
-                        help="the check script to measure (default: this checkout's)")
+    parser.add_argument("--check", type=Path, nargs="+", default=[ROOT / "check_es_snapshot.py"],
+                        help="the check scripts to measure, each in turn (default: this checkout's)")
     parser.add_argument("--engine", help="also a real node of the engine tier, e.g. es-8.19.21")
     parser.add_argument("--no-simulated", action="store_true", help="only the --engine")
     args = parser.parse_args()
-    print("| cluster | RTT | requests | connections | sequential round trips | after connect "
+    print("| cluster | checkout | RTT | requests | connections | sequential round trips | after connect "
           "| wall (median) | one-GET floor | ratio | status |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     if not args.no_simulated:
         for label, family, extra in CASES:
             now_ms = int(time.time() * 1000)
@@ -213,9 +213,10 @@ def main():
             with Server(cluster) as server:
                 port = int(server.url.rsplit(":", 1)[1])
                 for rtt in args.rtt:
-                    m = measure(server.url, extra, args.runs, args.check, rtt / 1000, port,
-                                "/_snapshot/backups/_all")
-                    print(row(label, m, rtt), flush=True)
+                    for script in args.check:
+                        m = measure(server.url, extra, args.runs, script, rtt / 1000, port,
+                                    "/_snapshot/backups/_all")
+                        print(row(label, m, rtt), flush=True)
     if args.engine:
         engine_row(args)
 
@@ -232,9 +233,10 @@ def engine_row(args):
         port = int(node.url.rsplit(":", 1)[1])
         for extra, label in ((["-r", "backups"], "-r given"), ([], "no -r")):
             for rtt in args.rtt:
-                m = measure(node.url, extra, args.runs, args.check, rtt / 1000, port,
-                            "/_snapshot/backups/_all")
-                print(row(f"{engine.id} (real), {label}", m, rtt), flush=True)
+                for script in args.check:
+                    m = measure(node.url, extra, args.runs, script, rtt / 1000, port,
+                                "/_snapshot/backups/_all")
+                    print(row(f"{engine.id} (real), {label}", m, rtt), flush=True)
     finally:
         node.stop()
 
