@@ -127,7 +127,10 @@ class EsClient:
         later takes this answer (and logs it then, in the plan's order).
         One sent ahead and never asked for is counted by settle()."""
         shown = path + ("?" + urlencode(params) if params else "")
-        if shown in self.ahead or self.deadline.remaining() <= 0:
+        # Only as the run's first request, when both connections open at
+        # once: once one is up, a second connection's handshake (TCP, and
+        # TLS on top) costs as much as it saves, or more.
+        if self.requests_made or shown in self.ahead or self.deadline.remaining() <= 0:
             return
         try:
             if self.proxies is None:

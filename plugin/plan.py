@@ -11,7 +11,9 @@ needs the listing and ``_current`` only; it asks for neither the version
   before it reads a repository; only then is ``GET /`` asked and the
   listing its version calls for sent.  A run that shows the version (-v,
   JSON), or whose requests depend on more than "7.16 or later" (--health:
-  8.7), or that has no look-back window, asks ``GET /`` first, as before.
+  8.7), or that has no look-back window, asks ``GET /`` first, as before;
+  for -v and JSON a 403 there (a user with ``monitor_snapshot`` alone) is
+  no failure: the output then says "7.16 or later" for the version.
 - The repositories, when -r names them: a missing one makes the listing
   fail (404 ``repository_missing_exception`` on 8.14 and later, a failure
   entry on 7.14 to 8.13, 404 on the per-repository listing of older
@@ -34,6 +36,13 @@ ASSUMED = ClusterInfo(distribution="elasticsearch", version=(8, 0, 0), number="7
 def needs_version(query):
     """Whether the run asks ``GET /`` before the listing."""
     return bool(query.verbose > 0 or query.format == "json" or query.health or not query.window_s)
+
+
+def may_assume(query):
+    """Whether the run can do with ASSUMED when GET / is refused (HTTP 403):
+    the version only labels its output.  --health asks by version (8.7) and
+    a run without a window lists everything by version."""
+    return bool(query.window_s and not query.health)
 
 
 def rejected_parameter(exc):

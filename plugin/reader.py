@@ -115,7 +115,7 @@ class SnapshotReader:
     def read(self, now_ms):
         # The request plan (plan.py): GET / and GET /_snapshot only when the
         # run cannot do without them.
-        info = self._cluster_info() if plan.needs_version(self.query) else plan.ASSUMED
+        info = self._version_if_needed()
         registered = None if self.query.repositories else self._registered()
         wanted = self.query.repositories or tuple(registered)
         try:
@@ -232,8 +232,9 @@ class SnapshotReader:
     def _send_current_ahead(self, names, params):
         """The running snapshots (_current), asked while the window listing
         is under way: the same requests _current() sends after it, which
-        take these answers (plan.py).  Clients that cannot send ahead (test
-        doubles) send them then."""
+        take these answers (plan.py).  The client sends ahead only as the
+        run's first request; clients that cannot (test doubles) send them
+        when _current() asks."""
         send_ahead = getattr(self.client, "send_ahead", None)
         if send_ahead is None:
             return
@@ -245,6 +246,23 @@ class SnapshotReader:
         settle = getattr(self.client, "settle", None)
         if settle is not None:
             settle()
+
+    def _version_if_needed(self):
+        """ClusterInfo from GET / where the run needs it (plan.needs_version).
+
+        A user with ``monitor_snapshot`` alone may not read GET / (it needs
+        ``cluster:monitor/main``): where the version only labels the output
+        (-v, JSON), the listing the cluster accepts says "7.16 or later"
+        instead, and only a cluster that refuses it needs GET / after all."""
+        if not plan.needs_version(self.query):
+            return plan.ASSUMED
+        try:
+            return self._cluster_info()
+        except EsError as exc:
+            if exc.status != 403 or not plan.may_assume(self.query):
+                raise
+            log.info("GET / not permitted (%s); the version is learnt from the listing", exc)
+            return plan.ASSUMED
 
     def _registered(self):
         return parse_repositories(self.client.get("/_snapshot", what="list repositories"))

@@ -50,8 +50,8 @@ def cost(family, count, *args, every_ms=HOUR_MS):
     """Requests and metadata loads of one check on a repository of ``count`` snapshots.
 
     The parameters are those of the requests other than ``_current``, in
-    order: it is sent ahead, next to the first listing (plan.py), and
-    arrives before or after it; below 7.16 its answer goes unused."""
+    order: with -r it is sent ahead, next to the first listing (plan.py),
+    and arrives before or after it."""
     snaps = [Snap(f"s{i:06d}", "SUCCESS", NOW_MS - 20 * 60_000 - i * every_ms) for i in range(count)]
     cluster = Cluster(family, {"backups": snaps})
     check = judged(cluster, *list(args))
@@ -78,29 +78,28 @@ def test_two_repositories_are_one_listing_on_es_7_16():
 
 def test_newest_only_on_es_7_14():
     requests, loads, params = cost("es7.15", 1000, "-w", "2h", "-c", "4h")
-    # _snapshot, the 7.16 window refused (400, before any load) next to _current
-    # sent ahead, /, then its own listing and _current
-    assert requests == 6 and params[3]["size"] == "1"  # the server still loads all: its only option
+    # _snapshot, the 7.16 window refused (400, before any load), /, then its own
+    # listing and _current (nothing is sent ahead once a connection is up)
+    assert requests == 5 and params[3]["size"] == "1"  # the server still loads all: its only option
     assert loads == 1000
 
 
 @pytest.mark.parametrize("family", ["es5", "es7.10", "os2"])
 def test_plain_listing_where_nothing_else_is_accepted(family):
     requests, loads, params = cost(family, 100)
-    # _snapshot, the 7.16 window refused (400, before any load) next to _current
-    # sent ahead (from the cluster state, unused), /, then the plain listing
+    # _snapshot, the 7.16 window refused (400, before any load), /, then the plain listing
     assert set(params[3]) == {"filter_path"}  # ignore_unavailable only once a snapshot is named unreadable
-    assert requests == 6 and loads == 100 + 5  # the listing, then _status of one 5-shard snapshot
+    assert requests == 5 and loads == 100 + 5  # the listing, then _status of one 5-shard snapshot
 
 
 def test_no_size_skips_status():
     requests, _, params = cost("es6", 100, "--no-size")
-    assert requests == 5 and not any("index_details" in p for p in params)
+    assert requests == 4 and not any("index_details" in p for p in params)
 
 
 def test_index_details_replace_status_on_7_13():
     requests, loads, params = cost("es7.13", 100)
-    assert requests == 5 and params[3]["index_details"] == "true" and loads == 100
+    assert requests == 4 and params[3]["index_details"] == "true" and loads == 100
 
 
 def test_falls_back_once_when_a_parameter_is_rejected():

@@ -1,5 +1,6 @@
 """The request plan (plugin/plan.py): which requests a run sends, in which
 order, and that sending fewer changes no verdict."""
+import json
 import os
 import threading
 import time
@@ -183,3 +184,44 @@ def test_crit_send_ahead_that_never_answers_ends_within_t(serve):
     assert (code, first_line(out), err) == (
         2, f"ES_SNAPSHOT CRITICAL - cannot list running snapshots at {server.url[7:]}: "
            f"no complete answer within {t}s (-t, timed out)", "")
+
+
+# -- GET / refused (a user with monitor_snapshot alone) -------------------------------
+
+FORBIDDEN = Override(403, json.dumps({"error": {"type": "security_exception", "reason": (
+    "action [cluster:monitor/main] is unauthorized for user [monitor] with roles [snapshot_monitor]")},
+    "status": 403}).encode())
+
+
+def test_ok_verbose_without_the_right_to_get_root_says_7_16_or_later():
+    cluster = Cluster("es8", dict(PRESENT))
+    cluster.overrides.append(("^/$", FORBIDDEN))
+    check = judged(cluster, "-r", "backups", "-v")
+    assert (check.exitcode, check.summary_str) == (0, "s1 SUCCESS, 1h old (repo backups)")
+    assert "cluster: Elasticsearch 7.16 or later" in check.verbose_str
+
+
+@pytest.mark.parametrize("family, args", [("es7.10", ("-v",)), ("es8", ("--health",))])
+def test_unknown_without_the_right_to_get_root_where_the_version_decides(family, args):
+    cluster = Cluster(family, dict(PRESENT))
+    cluster.overrides.append(("^/$", FORBIDDEN))
+    check = judged(cluster, "-r", "backups", *args)
+    assert check.exitcode == 3
+    assert "authorisation failed" in check.summary_str and "cluster:monitor/main" in check.summary_str
+
+
+def test_ok_nothing_is_sent_ahead_once_a_connection_is_up():
+    """Without -r, GET /_snapshot has opened a connection: _current then
+    follows the listing on it (a second connection's handshake would cost
+    what sending ahead saves)."""
+    cluster = Cluster("es8", dict(PRESENT))
+    listing = cluster.listing
+
+    def slow_listing(repos, spec, query):  # a _current sent ahead would be answered first
+        if spec != "_current":
+            time.sleep(0.3)
+        return listing(repos, spec, query)
+    cluster.listing = slow_listing
+    client, _ = read_over_http(cluster)
+    assert [e["path"].split("?")[0] for e in cluster.log] == [
+        "/_snapshot", "/_snapshot/backups/*", "/_snapshot/backups/_current"]
