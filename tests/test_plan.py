@@ -225,3 +225,13 @@ def test_ok_nothing_is_sent_ahead_once_a_connection_is_up():
     client, _ = read_over_http(cluster)
     assert [e["path"].split("?")[0] for e in cluster.log] == [
         "/_snapshot", "/_snapshot/backups/*", "/_snapshot/backups/_current"]
+
+
+def test_ok_json_without_the_right_to_get_root_names_what_is_known_of_the_version():
+    from tests.incheck import run_main
+    cluster = Cluster("es8", dict(PRESENT))
+    cluster.overrides.append(("^/$", FORBIDDEN))
+    code, out, err = run_main(cluster, "-r", "backups", "--format", "json")
+    document = json.loads(out)
+    assert (code, err, document["state"]) == (0, "", "OK")
+    assert document["cluster"] == {"distribution": "elasticsearch", "version": "7.16 or later"}
