@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import ssl
+import threading
 import time
 from urllib.parse import urlencode, urlsplit
 from urllib.request import getproxies
@@ -91,6 +92,7 @@ class EsClient:
         if signer is not None:
             signer.follow(session)
         self.session = session
+        self.ahead = {}  # shown path -> Ahead: sent ahead on a second connection (plan.py)
 
     def totals(self):
         """(requests, bytes received, seconds waited) so far."""
@@ -112,7 +114,8 @@ class EsClient:
         if brief != (params or {}):
             log.debug("fields asked for: %s", params["filter_path"])
         for attempt in (1, 2):
-            status, headers, body, elapsed = self._fetch(shown, what)
+            ahead = self.ahead.pop(shown, None) if attempt == 1 else None
+            status, headers, body, elapsed = self._fetch(shown, what) if ahead is None else ahead.result(self, what)
             self.requests_made.append((shown, status, len(body), elapsed))
             log.info("GET %s -> HTTP %s, %d bytes, %.0f ms", logged, status, len(body), elapsed * 1000)
             # Redact, then cut: a secret cut in half would escape the redactor.
@@ -135,7 +138,44 @@ class EsClient:
             raise error
         return payload
 
-    def _fetch(self, shown, what):
+    def send_ahead(self, path, params=None):
+        """Send ``get(path, params)`` now, on a second connection, while
+        the caller waits for another answer: the get() that asks for it
+        later takes this answer (and logs it then, in the plan's order).
+        One sent ahead and never asked for is counted by settle()."""
+        shown = path + ("?" + urlencode(params) if params else "")
+        # Only as the run's first request, when both connections open at
+        # once: once one is up, a second connection's handshake (TCP, and
+        # TLS on top) costs as much as it saves, or more.
+        if self.requests_made or shown in self.ahead or self.deadline.remaining() <= 0:
+            return
+        if self.signer is not None:
+            # --aws-sigv4: the first request resolves the AWS credentials
+            # (a network call for web identity or IMDS); two threads must not
+            # both do it, so a signed run sends nothing ahead.
+            return
+        try:
+            if self.proxies is None:
+                self.proxies = environment_proxies(self.base_url) if self.use_env_proxy else {}
+        except EsError:
+            return  # the first request says so, in the caller's thread
+        self.ahead[shown] = Ahead(self, shown)
+
+    def settle(self):
+        """Wait for what was sent ahead and not asked for, within the
+        deadline: no thread or connection outlives the read."""
+        for shown, ahead in list(self.ahead.items()):
+            del self.ahead[shown]
+            try:
+                status, _, body, elapsed = ahead.result(self, "read an answer sent ahead")
+            except EsError:
+                continue
+            self.requests_made.append((shown, status, len(body), elapsed))
+            log.info("GET %s -> HTTP %s, %d bytes, %.0f ms (sent ahead, not needed)",
+                     shown.split("?")[0], status, len(body), elapsed * 1000)
+
+    def _fetch(self, shown, what, session=None):
+        session = session or self.session
         remaining = self.deadline.remaining()
         if remaining <= 0:
             raise EsError(f"timed out before {what} at {self.where}", nagiosplugin.Critical)
@@ -144,15 +184,15 @@ class EsClient:
         if self.proxies is None:
             self.proxies = environment_proxies(self.base_url) if self.use_env_proxy else {}
         try:
-            prepared = self.session.prepare_request(requests.Request("GET", self.base_url + shown))
+            prepared = session.prepare_request(requests.Request("GET", self.base_url + shown))
             # requests decodes %2E to "." (an unreserved character), which
             # would turn a repository named ".." into a step out of the
             # --url prefix: the path goes out exactly as path_of() quoted it.
             prepared.url = prepared.url[: len(prepared.url) - len(requests.utils.requote_uri(shown))] + shown
             if self.signer is not None:
                 self.signer(prepared)  # last: the signature covers the URL as sent
-            response = self.session.send(
-                prepared, stream=True, verify=self.verify, proxies=self.proxies, cert=self.session.cert,
+            response = session.send(
+                prepared, stream=True, verify=self.verify, proxies=self.proxies, cert=session.cert,
                 timeout=(min(CONNECT_TIMEOUT, remaining), remaining))
             body = self._read(response, what)
             return response.status_code, response.headers, body, time.monotonic() - started
@@ -396,6 +436,55 @@ def _last_quote(chunk, odd):
 
 # An action name inside brackets, as both engines' 403 reasons give it.
 _REFUSED_ACTION = re.compile(r"\[((?:cluster|indices|internal):[^\]\s,]+)\]")
+
+
+class Ahead:
+    """One request sent ahead, on its own session (a second connection:
+    requests' sessions are not shared between threads), by a daemon thread.
+
+    Only the main thread receives the deadline's signal: it waits here, so
+    -t interrupts the wait as it interrupts any request; the thread's own
+    socket timeouts end it by -t at the latest, and the process ends with
+    the run either way.
+    """
+
+    def __init__(self, client, shown):
+        self.session = requests.Session()
+        self.session.trust_env = False
+        self.session.max_redirects = client.session.max_redirects
+        self.session.verify = client.session.verify
+        self.session.cert = client.session.cert
+        self.session.headers.update(client.session.headers)
+        self.outcome = None
+        self.thread = threading.Thread(target=self._run, args=(client, shown), daemon=True,
+                                       name="check_es_snapshot send-ahead")
+        self.thread.start()
+
+    def _run(self, client, shown):
+        try:
+            self.outcome = (True, client._fetch(shown, "request sent ahead", self.session))
+        except BaseException as exc:  # handed to the main thread, raised there
+            self.outcome = (False, exc)
+
+    def result(self, client, what):
+        """(status, headers, body, seconds), or what sending it raised."""
+        try:
+            while self.thread.is_alive():
+                self.thread.join(0.05)  # short waits: the deadline's signal is handled between them
+        except DeadlineExceeded:
+            raise EsError(f"cannot {what} at {client.where}: {timed_out(client._timeout)}",
+                          nagiosplugin.Critical) from None
+        finally:
+            if not self.thread.is_alive():
+                self.session.close()
+        ok, value = self.outcome
+        if not ok:
+            if isinstance(value, EsError):
+                # Worded for the request that asked for it, not the sending.
+                raise EsError(str(value).replace("request sent ahead", what), value.state,
+                              value.status, value.error_type, value.reason) from None
+            raise value
+        return value
 
 
 PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")

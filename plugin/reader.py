@@ -11,7 +11,7 @@ import re
 from typing import FrozenSet, NamedTuple, Optional, Tuple
 from urllib.parse import quote
 
-from . import cluster, slm
+from . import cluster, plan, slm
 from .health import parse_health
 from .errors import EsError
 from .snapshots import (Repository, ResponseShapeError, SKEW_TOLERANCE_MS, SUCCESS, Survey, decode_listing,
@@ -142,11 +142,23 @@ class SnapshotReader:
                                        shard_failures=query.verbose > 0 or json_report)
 
     def read(self, now_ms):
-        info = self._cluster_info()
-        registered = parse_repositories(self.client.get("/_snapshot", what="list repositories"))
+        # The request plan (plan.py): GET / and GET /_snapshot only when the
+        # run cannot do without them.
+        info = self._version_if_needed()
+        registered = None if self.query.repositories else self._registered()
         wanted = self.query.repositories or tuple(registered)
-        present = [name for name in wanted if name in registered]
-        found, failed, windows, complete = self._listing(info, present, now_ms)
+        try:
+            found, failed, windows, complete = self._listing(info, self._present(wanted, registered), now_ms)
+        except plan.VersionNeeded:
+            self._settle()  # _current sent ahead is of no use to the plain listing
+            info = self._cluster_info()
+            found, failed, windows, complete = self._listing(info, self._present(wanted, registered), now_ms)
+        if registered is None and failed:
+            # A repository -r named that is not registered fails its listing:
+            # the registered ones tell it from one that could not be read.
+            registered = self._registered()
+            failed = {name: why for name, why in failed.items() if name in registered}
+        registered = wanted if registered is None else registered
         if self.query.policy:
             found = {name: [s for s in snaps if s.policy == self.query.policy]
                      for name, snaps in found.items()}
@@ -159,6 +171,7 @@ class SnapshotReader:
         survey = Survey(info=info, repositories=repositories, now_ms=now_ms, slm=slm_facts,
                         health=health, registered=tuple(registered), extras=tuple(extras))
         survey = self._with_size(survey, info)
+        self._settle()
         count, size, seconds = self.client.totals()
         log.info("%d requests, %d bytes received, %.0f ms waiting for the cluster", count, size, seconds * 1000)
         return survey
@@ -245,6 +258,50 @@ class SnapshotReader:
         log.info("listing strategy for %s: %s", info.label, info.strategy)
         return info
 
+    def _send_current_ahead(self, names, params):
+        """The running snapshots (_current), asked while the window listing
+        is under way: the same requests _current() sends after it, which
+        take these answers (plan.py).  The client sends ahead only as the
+        run's first request; clients that cannot (test doubles) send them
+        when _current() asks."""
+        send_ahead = getattr(self.client, "send_ahead", None)
+        if send_ahead is None:
+            return
+        fields = {k: v for k, v in params.items() if k == "filter_path"}
+        for group in name_groups(names):
+            send_ahead(path_of("_snapshot", ",".join(group), "_current"), fields)
+
+    def _settle(self):
+        settle = getattr(self.client, "settle", None)
+        if settle is not None:
+            settle()
+
+    def _version_if_needed(self):
+        """ClusterInfo from GET / where the run needs it (plan.needs_version).
+
+        A user with ``monitor_snapshot`` alone may not read GET / (it needs
+        ``cluster:monitor/main``): where the version only labels the output
+        (-v, JSON), the listing the cluster accepts says "7.16 or later"
+        instead, and only a cluster that refuses it needs GET / after all."""
+        if not plan.needs_version(self.query):
+            return plan.ASSUMED
+        try:
+            return self._cluster_info()
+        except EsError as exc:
+            if exc.status != 403 or not plan.may_assume(self.query):
+                raise
+            log.info("GET / not permitted (%s); the version is learnt from the listing", exc)
+            return plan.ASSUMED
+
+    def _registered(self):
+        return parse_repositories(self.client.get("/_snapshot", what="list repositories"))
+
+    @staticmethod
+    def _present(wanted, registered):
+        """The wanted repositories worth listing: all of them while the
+        registered ones are not known (plan.py)."""
+        return list(wanted) if registered is None else [name for name in wanted if name in registered]
+
     def _repository(self, name, missing, found, failed, window_s, now_ms, complete):
         notes = (f"could not be read: {failed[name]}",) if name in failed else ()
         snapshots = newest_first(_one_each(name, found.get(name, ())).values())
@@ -300,14 +357,18 @@ class SnapshotReader:
         params = cluster.listing_params(info, index_details=self.query.sizes, fields=self.fields(info))
         try:
             if info.strategy == cluster.WINDOW and self.query.window_s:
+                self._send_current_ahead(names, params)
                 if self.query.policy:  # pruned by the cluster, before any metadata is read
                     params["slm_policy_filter"] = self.query.policy
                 return self._window_listing(names, params, now_ms)
             if info.strategy == cluster.NEWEST_FIRST and not self.query.policy:
                 return self._newest_first_listing(names, params, now_ms)
         except EsError as exc:
-            if exc.status != 400 or "unrecognized parameter" not in exc.reason + str(exc):
+            if not plan.rejected_parameter(exc):
                 raise
+            if info is plan.ASSUMED:  # older than 7.16, or OpenSearch: its version decides
+                log.info("the cluster rejected the ES >= 7.16 listing (%s); reading its version", exc)
+                raise plan.VersionNeeded() from None
             log.info("the cluster rejected a parameter (%s); falling back to the plain listing", exc)
             params = {k: v for k, v in params.items() if k in cluster.UNIVERSAL
                       and f"[{k}]" not in exc.reason + str(exc)}

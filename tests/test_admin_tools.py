@@ -242,6 +242,21 @@ def test_debian_package_contents_and_dependencies(debian_package):
 
 
 @pytest.mark.system
+def test_debian_package_compiles_its_bytecode(debian_package):
+    """dh_python3 leaves the .pyc out of the .deb and has postinst compile
+    them (py3compile): every module of the installed package has its own."""
+    control = subprocess.run(["dpkg-deb", "-I", str(debian_package), "postinst"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "py3compile -p check-es-snapshot" in control
+    package = Path("/usr/lib/python3/dist-packages/check_es_snapshot")
+    tag = subprocess.run(["/usr/bin/python3", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    sources = sorted(p.stem for p in package.glob("*.py"))
+    compiled = sorted(p.name.split(".")[0] for p in (package / "__pycache__").glob(f"*.{tag}.pyc"))
+    assert sources and compiled == sources
+
+
+@pytest.mark.system
 def test_debian_installed_plugin_runs_from_its_own_directory(debian_package, serve):
     """Run as Icinga runs it (cwd and sys.path[0] the plugin directory, any
     PATH): the installed package answers, not a checkout."""

@@ -12,12 +12,12 @@ from tests.incheck import main_with_client
 class HangingClient:
     """Blocks outside any HTTP request, as a stuck DNS lookup would."""
 
-    def get(self, path, params=None, *, what=""):
+    def get(self, path, params=None, *, what="", decode=None):
         time.sleep(30)
 
 
 class BrokenClient:
-    def get(self, path, params=None, *, what=""):
+    def get(self, path, params=None, *, what="", decode=None):
         raise ZeroDivisionError("a bug, not the cluster")
 
 
@@ -69,7 +69,7 @@ def test_json_when_the_run_itself_times_out():
 
 def test_vvv_internal_error_line_is_one_clean_line():
     class NastyClient:
-        def get(self, path, params=None, *, what=""):
+        def get(self, path, params=None, *, what="", decode=None):
             raise RuntimeError("first line\nsecond | line")
 
     code, out, err = main_with_client(NastyClient(), "-vvv")

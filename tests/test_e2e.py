@@ -145,7 +145,7 @@ def test_crit_connection_refused():
     port = _closed_port()
     code, out, err = run_check("--url", f"http://127.0.0.1:{port}")
     assert (code, out, err) == (
-        2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at 127.0.0.1:{port}: connection refused\n", "")
+        2, f"ES_SNAPSHOT CRITICAL - cannot list repositories at 127.0.0.1:{port}: connection refused\n", "")
 
 
 def test_unknown_401(inproc):
@@ -175,9 +175,9 @@ def test_unknown_truncated_json(inproc):
 
 
 def test_unknown_html_login_page_with_200(inproc):
-    code, line, where = run_with_fault(inproc, history(), "^/$",
+    code, line, where = run_with_fault(inproc, history(), "^/_snapshot$",
                                        Override(200, b"<!DOCTYPE html><html>Sign in</html>", "text/html"))
-    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - read the cluster version at {where}: "
+    assert (code, line) == (3, f"ES_SNAPSHOT UNKNOWN - list repositories at {where}: "
                                "HTTP 200 with HTML instead of JSON (a proxy or a wrong --url?)")
 
 
@@ -250,9 +250,9 @@ def test_crit_trickling_server_stops_within_timeout(serve):
 
 def test_crit_server_that_never_answers(serve):
     t = t_option(1)
-    code, line, where = run_with_fault(serve, history(now=now_ms()), "^/$", Override(200, b"{}", delay_s=10),
-                                       "-t", str(t))
-    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
+    code, line, where = run_with_fault(serve, history(now=now_ms()), "^/_snapshot$",
+                                       Override(200, b"{}", delay_s=10), "-t", str(t))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list repositories at {where}: "
                                f"no complete answer within {t}s (-t, timed out)")
 
 
@@ -268,7 +268,7 @@ def test_path_prefix_of_a_reverse_proxy(inproc):
     server = inproc(cluster)
     code, out, _ = inproc.run("--url", server.url + "/es")
     assert code == 3  # the simulator has no prefix: what matters is where the plugin asked
-    assert cluster.log[0]["path"] == "/es/"
+    assert cluster.log[0]["path"] == "/es/_snapshot"
 
 
 def test_ok_with_empty_environment_and_no_terminal(serve):

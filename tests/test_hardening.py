@@ -296,16 +296,16 @@ def test_unknown_number_out_of_range_names_the_field(inproc, field, value, words
 @pytest.mark.parametrize("body", [b'{"error":' + b"9" * 5000 + b"}", b"[" * 10,
                                   b'{"error":{"type":"x","reason":NaN}}', b"\x00" * 100])
 def test_crit_503_whatever_its_body(inproc, body):
-    code, line, where = run_with_fault(inproc, cluster(), "^/$", Override(503, body))
+    code, line, where = run_with_fault(inproc, cluster(), "^/_snapshot$", Override(503, body))
     assert code == 2 and line.startswith(f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where}")
 
 
 def test_crit_503_with_null_reason_names_the_error_type(inproc):
     body = json.dumps({"error": {"root_cause": [], "type": "master_not_discovered_exception",
                                  "reason": None}, "status": 503}).encode()
-    code, line, where = run_with_fault(inproc, cluster(), "^/$", Override(503, body))
-    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for read the cluster "
-                               "version: master_not_discovered_exception")
+    code, line, where = run_with_fault(inproc, cluster(), "^/_snapshot$", Override(503, body))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for list repositories: "
+                               "master_not_discovered_exception")
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "\u0661", "1e3", "-1", "9" * 40])
@@ -547,7 +547,7 @@ def test_ok_stray_es_password_next_to_api_key_is_noted(inproc):
 
 def test_unknown_one_line_on_ctrl_c(serve):
     c = cluster(now_ms())
-    c.overrides.append(("^/$", Override(200, b"{}", delay_s=20)))
+    c.overrides.append(("^/_snapshot$", Override(200, b"{}", delay_s=20)))
     server = serve(c)
     process = subprocess.Popen([sys.executable, str(SCRIPT), "--url", server.url, "-t", "30"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,

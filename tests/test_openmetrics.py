@@ -152,7 +152,7 @@ def test_label_value_escapes_the_three_characters_and_encodes_other_controls():
 
 def test_crit_cluster_unreachable_prints_a_valid_exposition():
     class RefusedClient:
-        def get(self, path, params=None, *, what=""):
+        def get(self, path, params=None, *, what="", decode=None):
             raise EsError(f"cannot {what} at es:9200: connection refused", state=cli.nagiosplugin.Critical)
 
     code, out, err = run_main(RefusedClient(), "-r", "backups", "-r", "logs")
@@ -179,7 +179,7 @@ def test_unknown_plugin_timeout_prints_a_valid_exposition():
 
 def test_unknown_internal_error_keeps_the_file_valid_and_says_why_on_stderr():
     class BrokenClient:
-        def get(self, path, params=None, *, what=""):
+        def get(self, path, params=None, *, what="", decode=None):
             raise ZeroDivisionError(f"a bug near {CANARY}")
 
     code, out, err = run_main(BrokenClient(), "--password", CANARY, "--user", "u")

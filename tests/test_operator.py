@@ -143,7 +143,7 @@ def test_slm_policy_restricts_the_check(inproc, family):
 def test_slm_policy_is_filtered_by_the_cluster_on_es_7_16(inproc):
     cluster = two_policies("es9")
     check(inproc(cluster), "--slm-policy", "nightly")
-    listing = [e for e in cluster.log if e["path"].startswith("/_snapshot/b/")]
+    listing = [e for e in cluster.log if e["path"] == "/_snapshot/b/*"]
     assert "slm_policy_filter=nightly" in listing[0]["target"] and listing[0]["loads"] == 1
 
 

@@ -107,6 +107,17 @@ def test_wheel_installs_check_es_snapshot_and_nothing_else(venv):
     assert installed == {"check_es_snapshot", f"check_es_snapshot-{__version__}.dist-info"}
 
 
+def test_wheel_install_carries_bytecode_for_every_module(venv):
+    """pip compiles what it installs: a check run then loads bytecode instead
+    of compiling the package (about 25 ms) on every run."""
+    package = site_packages(venv) / "check_es_snapshot"
+    code, tag, _ = run(venv / "bin" / "python", "-c", "import sys; print(sys.implementation.cache_tag)", cwd=venv)
+    assert code == 0
+    sources = sorted(p.stem for p in package.glob("*.py"))
+    compiled = sorted(p.name.split(".")[0] for p in (package / "__pycache__").glob(f"*.{tag.strip()}.pyc"))
+    assert sources and compiled == sources
+
+
 def test_wheel_installs_icinga_and_nagios_files_under_share(venv):
     share = venv / "share" / "check_es_snapshot"
     assert sorted(p.name for p in share.iterdir()) == sorted(SHARED)

@@ -77,7 +77,9 @@ def test_failed_recent_is_the_same_on_every_family_at_bounded_cost(family, reque
     cluster = Cluster(family, {"b": alternating(40)})
     check = run(None, "--failed-in-last", "7", "--no-size", cluster=cluster)
     assert perf(check)["failed_recent"] == "3;;;0"
-    assert len(cluster.log) <= requests + (1 if family == "os2" else 0)
+    # Below 7.16 the window is refused (400) before GET / is asked, and the
+    # _current sent ahead next to it goes unused.
+    assert len(cluster.log) <= requests + (1 if family == "os2" else 0) + (0 if family == "es8" else 2)
     if family == "es8":
         older = cluster.log[-1]
         assert older["params"]["order"] == "desc" and older["params"]["size"] == "4"  # 3 of the 7 are in the window

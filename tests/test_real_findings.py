@@ -35,7 +35,9 @@ def test_warn_when_the_newest_snapshot_has_no_readable_metadata(family):
     check = run(cluster)
     assert check.exitcode == 1
     assert check.summary_str.startswith("snapshot newest has no readable metadata, newest readable older SUCCESS, 2h old")
-    listings = [e for e in cluster.log if e["path"].startswith("/_snapshot/backups")]
+    # (the 7.16 window a legacy cluster refuses with 400 is no listing)
+    listings = [e for e in cluster.log if e["path"].startswith("/_snapshot/backups") and e["status"] != 400
+                and not e["path"].endswith("/_current")]
     # Strict first; ignore_unavailable only once the cluster has named the snapshot.
     # ES 5.6.16 answers 500 snapshot_exception with the snapshot_missing_exception as root cause.
     assert "ignore_unavailable" not in listings[0]["params"]
@@ -55,8 +57,8 @@ def test_an_unreadable_snapshot_does_not_hide_a_worse_state():
 def test_healthy_repository_costs_no_extra_request():
     cluster = Cluster("es8", {"backups": [Snap("s", "SUCCESS", NOW_MS - HOUR_MS)]})
     check = run(cluster)
-    # /, _snapshot, the window listing and _current (running snapshots): no retry.
-    assert check.exitcode == 0 and len(cluster.log) == 4
+    # _snapshot, the window listing and _current (running snapshots): no retry.
+    assert check.exitcode == 0 and len(cluster.log) == 3
 
 
 # -- ES 7.16-7.17 ignore slm_policy_filter next to from_sort_value -------------------

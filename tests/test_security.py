@@ -69,7 +69,7 @@ def test_crit_tls_verification_fails(serve, pki, cert, words):
     args = ["--url", server.url] + (["--ca-cert", str(pki.ca)] if cert in ("mismatch", "expired") else [])
     code, out, err = run_check(*args)
     assert (code, err) == (2, "")
-    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
+    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot list repositories at "
                                       f"{server.url[8:]}: TLS certificate verification failed (")
     assert words in out
 
@@ -85,7 +85,7 @@ def test_crit_server_requires_client_certificate(serve, pki):
     server = serve(cluster(now_ms()), tls=server_context(pki.server, client_ca=pki.ca))
     code, out, err = run_check("--url", server.url, "--ca-cert", str(pki.ca))
     assert (code, err) == (2, "")
-    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {server.url[8:]}: ")
+    assert first_line(out).startswith(f"ES_SNAPSHOT CRITICAL - cannot list repositories at {server.url[8:]}: ")
 
 
 def test_ok_client_certificate(serve, pki):
@@ -156,15 +156,16 @@ def test_unknown_contradictory_credentials(args):
 def test_redirect_to_another_host_does_not_carry_credentials(inproc):
     target = inproc(cluster())
     source = cluster(auth={"user": "monitor", "password": CANARY})
-    source.overrides.append(("^/$", Override(302, b"", headers={"Location": target.url + "/"})))
+    source.overrides.append(("^/_snapshot$", Override(302, b"", headers={"Location": target.url + "/_snapshot"})))
     server = inproc(source)
     inproc.run("--url", server.url, "--user", "monitor", env={"ES_PASSWORD": CANARY})
     assert target.cluster.log and not any(e["authorization"] for e in target.cluster.log)
 
 
 def test_crit_redirect_loop_is_bounded(inproc):
-    code, line, where = run_with_fault(inproc, cluster(), "^/$", Override(302, headers={"Location": "/"}))
-    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where}: "
+    code, line, where = run_with_fault(inproc, cluster(), "^/_snapshot$",
+                                       Override(302, headers={"Location": "/_snapshot"}))
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - cannot list repositories at {where}: "
                                "more than 3 redirects")
 
 
@@ -188,16 +189,16 @@ def test_unknown_oversized_body_is_refused(serve, no_proxy_in_environ):
 
 
 def test_crit_retry_after_too_long(inproc):
-    code, line, where = run_with_fault(inproc, cluster(), "^/$",
+    code, line, where = run_with_fault(inproc, cluster(), "^/_snapshot$",
                                        Override(503, b'{"error":"busy"}', headers={"Retry-After": "60"}))
-    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for read the cluster version: busy "
+    assert (code, line) == (2, f"ES_SNAPSHOT CRITICAL - HTTP 503 from {where} for list repositories: busy "
                                "(Retry-After 1m does not fit in -t)")
 
 
 def test_ok_retry_after_that_fits(inproc):
     waited = []
     with mock.patch.object(time, "sleep", waited.append):  # the plugin's wait, not the test's
-        code, line, _ = run_with_fault(inproc, cluster(), "^/$",
+        code, line, _ = run_with_fault(inproc, cluster(), "^/_snapshot$",
                                        Override(429, b"{}", headers={"Retry-After": "1"}, times=1))
     assert (code, line) == (0, OK_LINE)
     assert waited == [1.0]
@@ -210,10 +211,10 @@ PATHS = {
     "401": lambda c: c.auth.update(user="monitor", password="another"),
     "403": lambda c: c.overrides.append(("^/_snapshot", Override(403, b'{"error":"forbidden"}'))),
     "500": lambda c: c.overrides.append(("^/_snapshot/", Override(500, b"<html>" + CANARY.encode() + b"</html>"))),
-    "bad-json": lambda c: c.overrides.append(("^/$", Override(200, b"{" + CANARY.encode()))),
-    "echoing-error": lambda c: c.overrides.append(("^/$", Override(400, (
+    "bad-json": lambda c: c.overrides.append(("^/_snapshot$", Override(200, b"{" + CANARY.encode()))),
+    "echoing-error": lambda c: c.overrides.append(("^/_snapshot$", Override(400, (
         '{"error":{"type":"x","reason":"bad header Basic %s"}}' % CANARY).encode()))),
-    "redirect": lambda c: c.overrides.append(("^/$", Override(302, b"", headers={"Location": "http://localhost:9/"}))),
+    "redirect": lambda c: c.overrides.append(("^/_snapshot$", Override(302, b"", headers={"Location": "http://localhost:9/"}))),
 }
 
 
@@ -264,7 +265,7 @@ def test_environment_proxy_is_used_and_no_proxy_ignores_it(serve):
     server = serve(cluster(now_ms()))
     proxy = {"http_proxy": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
     code, out, _ = run_check("--url", server.url, env=proxy)
-    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at "
+    assert (code, first_line(out)) == (2, f"ES_SNAPSHOT CRITICAL - cannot list repositories at "
                                           f"{server.url[7:]}: the proxy from the environment failed "
                                           "(connection refused; --no-proxy ignores it)")
     assert not server.cluster.log, "the request went through the proxy, not straight to the cluster"
