@@ -646,6 +646,8 @@ def parse_settings(argv, environ):
         successes=_successes(state_map),
         history=verbose >= 1, recent=_failed_in_last(options),
         verbose=verbose, format=options.format,
+        # --state-file: the mail names the cluster, whose name only GET / gives.
+        cluster_name=options.state_file is not None,
     )
     return Settings(
         base_url=base_url,

@@ -9,11 +9,12 @@ needs the listing and ``_current`` only; it asks for neither the version
   Elasticsearch and every OpenSearch answers a parameter it does not know
   with HTTP 400 "unrecognized parameter" (BaseRestHandler.unrecognized),
   before it reads a repository; only then is ``GET /`` asked and the
-  listing its version calls for sent.  A run that shows the version (-v,
-  JSON), or whose requests depend on more than "7.16 or later" (--health:
-  8.7), or that has no look-back window, asks ``GET /`` first, as before;
-  for -v and JSON a 403 there (a user with ``monitor_snapshot`` alone) is
-  no failure: the output then says "7.16 or later" for the version.
+  listing its version calls for sent. A run that shows the version (-v,
+  JSON) or names the cluster (--state-file: the mail says which), or whose
+  requests depend on more than "7.16 or later" (--health: 8.7), or that has
+  no look-back window, asks ``GET /`` first, as before; for -v and JSON a
+  403 there (a user with ``monitor_snapshot`` alone) is no failure: the
+  output then says "7.16 or later" for the version.
 - The repositories, when -r names them: a missing one makes the listing
   fail (404 ``repository_missing_exception`` on 8.14 and later, a failure
   entry on 7.14 to 8.13, 404 on the per-repository listing of older
@@ -35,7 +36,8 @@ ASSUMED = ClusterInfo(distribution="elasticsearch", version=(8, 0, 0), number="7
 
 def needs_version(query):
     """Whether the run asks ``GET /`` before the listing."""
-    return bool(query.verbose > 0 or query.format == "json" or query.health or not query.window_s)
+    return bool(query.verbose > 0 or query.format == "json" or query.health or not query.window_s
+                or query.cluster_name)
 
 
 def may_assume(query):

@@ -86,6 +86,7 @@ class Query(NamedTuple):
     # show (SnapshotReader.fields).
     verbose: int = 0
     format: str = "nagios"
+    cluster_name: bool = False           # ask GET / for the cluster's name (--state-file mails it)
 
 
 HEALTH_INDICATORS = ("slm", "repository_integrity")

@@ -79,6 +79,17 @@ def start_logged(args, log, **kwargs):
                                 start_new_session=True, **kwargs)
 
 
+def stop_group(daemon):
+    """SIGTERM to the daemon's process group; icinga2 may hang on it, so
+    after a short grace the whole group is killed."""
+    os.killpg(daemon.pid, signal.SIGTERM)
+    try:
+        daemon.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        os.killpg(daemon.pid, signal.SIGKILL)
+        daemon.wait()
+
+
 def tail(log, size=3000):
     return Path(log).read_bytes()[-size:].decode(errors="replace") if Path(log).exists() else ""
 
@@ -161,13 +172,7 @@ object Service "snapshots" {{
                     line = text.splitlines()[0]
                     break
     finally:
-        # icinga2 may hang on SIGTERM: a short grace, then the whole group goes.
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+        stop_group(daemon)
     assert line is not None, "Icinga ran no check: " + tail(log, 2000)
     fields = dict(item.split("::", 1) for item in line.split("\t"))
     assert fields["STATE"] == "WARNING" and fields["EXIT"] == "1"

@@ -11,7 +11,6 @@ of tests/aws_standins.py.
 import base64
 import re
 import shlex
-import subprocess
 import time
 
 import pytest
@@ -212,7 +211,7 @@ def test_ok_cloud_id_with_an_api_key_reaches_the_decoded_url():
 
 # -- the CheckCommand passes --cloud-id instead of --url ----------------------
 def test_icinga_passes_cloud_id_without_url(tmp_path):
-    from tests.test_integrations import ICINGA, icinga_config, need, start_logged  # noqa: F401
+    from tests.test_integrations import ICINGA, icinga_config, need, start_logged, stop_group  # noqa: F401
     icinga2 = need("icinga2")
     plugins = tmp_path / "plugins"
     plugins.mkdir()
@@ -239,14 +238,7 @@ object Service "snapshots" {{
         while not (argv_file.exists() and argv_file.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
     finally:
-        import os
-        import signal
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=1)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
+        stop_group(daemon)
     argv = argv_file.read_text().splitlines()
     assert "--url" not in argv
     assert argv[argv.index("--cloud-id") + 1] == cloud_id("h.io$abc")

@@ -81,7 +81,7 @@ def test_unknown_internal_error_in_json_is_a_document(verbose):
 
 
 class InterruptedClient:
-    def get(self, path, params=None, *, what=""):
+    def get(self, path, params=None, *, what="", decode=None):
         raise KeyboardInterrupt
 
 
@@ -259,7 +259,7 @@ def started_run(server_cluster, serve, *args):
 
 def hanging():
     c = Cluster("es8", {"b": [Snap("s1", "SUCCESS", NOW_MS - HOUR_MS)]})
-    c.overrides.append(("^/$", Override(200, b"{}", delay_s=25)))
+    c.overrides.append(("^/_snapshot", Override(200, b"{}", delay_s=25)))  # the first request, whichever
     return c
 
 
