@@ -143,7 +143,7 @@ def _duration_order(node, server, snaps):
     it, ascending and descending (the shape comparison cannot tell)."""
     report = []
     durations = sorted({s["end_time_in_millis"] - s["start_time_in_millis"] for s in snaps})
-    for bound in [0] + [d + step for d in durations for step in (0, 1)]:
+    for bound in sorted({0, *(d + step for d in durations for step in (0, 1))}):
         for order in ("asc", "desc"):
             path = f"/_snapshot/conf/*?sort=duration&order={order}&from_sort_value={bound}"
             answers = []
