@@ -482,12 +482,17 @@ class Cluster:
         wanted = spec.split(",")
         order = query.get("order", "asc")
         bound = int(query["from_sort_value"]) if "from_sort_value" in query else None
-        if query.get("sort", "start_time") != "start_time":
+        by = query.get("sort", "start_time")
+        if by not in ("start_time", "duration"):
             bound = None
         candidates = []
         for repo in repos:
             starts, ordered = self._sorted(repo)
-            if bound is not None:  # ES >= 7.16 prunes by the repository index: no loads
+            if bound is not None and by == "duration":
+                # Pruned by the repository index too (its SnapshotDetails hold
+                # start and end times): inclusive, like start_time.
+                ordered = [s for s in ordered if (_took(s) >= bound if order == "asc" else _took(s) <= bound)]
+            elif bound is not None:  # ES >= 7.16 prunes by the repository index: no loads
                 cut = bisect.bisect_left(starts, bound) if order == "asc" else bisect.bisect_right(starts, bound)
                 ordered = ordered[cut:] if order == "asc" else ordered[:cut]
             if not self.sorted_listing and "sort" not in query:  # as given, for the list-order tests
@@ -516,7 +521,9 @@ class Cluster:
             return 404, body, 0
         candidates = [(r, s) for r, s in candidates if not s.unreadable]
         loads = sum(1 for _, s in candidates if not s.running)
-        if len(repos) > 1 and (self.sorted_listing or "sort" in query):
+        if by == "duration":
+            candidates.sort(key=lambda rs: (_took(rs[1]), rs[1].name))
+        elif len(repos) > 1 and (self.sorted_listing or "sort" in query):
             candidates.sort(key=lambda rs: (rs[1].start_ms, rs[1].name))
         if order == "desc":
             candidates.reverse()
@@ -570,6 +577,14 @@ class Cluster:
                     override.times -= 1 if override.times > 0 else 0
                     return override
         return None
+
+
+def _took(snap):
+    """The duration Elasticsearch sorts and prunes by (end - start): a running
+    snapshot has end time 0, so its duration is negative and any
+    ``from_sort_value`` of a duration in ascending order leaves it out
+    (SnapshotPredicates: ``info.endTime() - info.startTime()``)."""
+    return -snap.start_ms if snap.running else snap.duration_ms
 
 
 def _no_handler(path):

@@ -72,7 +72,7 @@ def test_ok_partial_mapped_to_ok_is_no_recent_failure():
     assert check.exitcode == 0 and perf(check)["failed_recent"] == "0;1;;0"
 
 
-@pytest.mark.parametrize("family, requests", [("es8", 5), ("es7.15", 4), ("es7.10", 3), ("os2", 4)])
+@pytest.mark.parametrize("family, requests", [("es8", 6), ("es7.15", 4), ("es7.10", 3), ("os2", 4)])
 def test_failed_recent_is_the_same_on_every_family_at_bounded_cost(family, requests):
     cluster = Cluster(family, {"b": alternating(40)})
     check = run(None, "--failed-in-last", "7", "--no-size", cluster=cluster)
