@@ -78,10 +78,11 @@ def test_ok_long_failure_that_a_later_success_ended_after():
 
 def test_ok_nothing_long_costs_one_request_more_and_no_load():
     """Hourly successes only: the duration request returns nothing, the
-    cluster loads no metadata for it, and a check makes 5 requests."""
+    cluster loads no metadata for it, and a check makes 4 requests
+    (_snapshot, the window, the duration request, _current: no GET /)."""
     cluster = Cluster("es8", {"backups": full_failed_after_three_days()[1:]})
     assert first_line(cluster) == (0, "ES_SNAPSHOT OK - hourly-001 SUCCESS, 1h old (repo backups)")
-    assert len(cluster.log) == 5
+    assert len(cluster.log) == 4
     (asked,) = duration_requests(cluster)
     assert asked["loads"] == 0
 

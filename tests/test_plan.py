@@ -20,19 +20,22 @@ def paths(cluster):
     return [(e["path"], e["status"]) for e in cluster.log]
 
 
-def test_ok_with_r_on_es_7_16_and_later_is_the_listing_and_current_alone():
+def test_ok_with_r_on_es_7_16_and_later_is_the_listings_and_current_alone():
     cluster = Cluster("es8", dict(PRESENT))
     check = judged(cluster, "-r", "backups")
     assert (check.exitcode, check.summary_str) == (0, "s1 SUCCESS, 1h old (repo backups)")
-    # _current is sent on a second connection while the listing is under way.
-    assert sorted(paths(cluster)) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/_current", 200)]
+    # _current is sent on a second connection while the listing is under way;
+    # the duration request (snapshots started before the window) follows it.
+    assert sorted(paths(cluster)) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/*", 200),
+                                      ("/_snapshot/backups/_current", 200)]
 
 
 def test_ok_without_r_lists_the_repositories_first_but_never_asks_the_version():
     cluster = Cluster("es9", dict(PRESENT))
     judged(cluster)
     assert paths(cluster)[0] == ("/_snapshot", 200)
-    assert sorted(paths(cluster)[1:]) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/_current", 200)]
+    assert sorted(paths(cluster)[1:]) == [("/_snapshot/backups/*", 200), ("/_snapshot/backups/*", 200),
+                                          ("/_snapshot/backups/_current", 200)]
 
 
 @pytest.mark.parametrize("family", ["es7.15", "es7.10", "es5", "os2"])
@@ -151,7 +154,7 @@ def test_ok_send_ahead_leaves_no_thread_or_socket_and_counts_every_request(famil
     assert (threading.active_count(), open_sockets()) == (threads, sockets)
     # "N requests" counts what was sent, the _current sent ahead included,
     # whether it was used (ES >= 7.16) or not (below: the plain listing has all).
-    assert client.totals()[0] == len(cluster.log) == (2 if family == "es8" else 5)
+    assert client.totals()[0] == len(cluster.log) == (3 if family == "es8" else 5)
 
 
 def test_ok_vv_request_log_is_in_the_plan_order(caplog):
@@ -167,11 +170,14 @@ def test_ok_vv_request_log_is_in_the_plan_order(caplog):
     with caplog.at_level(logging.INFO, logger="nagiosplugin.es_snapshot"):
         client, _ = read_over_http(cluster, "-r", "backups")
     # _current went out while the listing was under way, and was answered first ...
-    assert [e["path"].split("?")[0] for e in cluster.log] == ["/_snapshot/backups/_current", "/_snapshot/backups/*"]
+    assert [e["path"].split("?")[0] for e in cluster.log] == ["/_snapshot/backups/_current", "/_snapshot/backups/*",
+                                                              "/_snapshot/backups/*"]
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GET ")]
-    # ... yet it is logged when the plan reads it: after the listing.
+    # ... yet it is logged when the plan reads it: after the listings (the
+    # window, then the snapshots that started before it and lasted longer).
     assert [line.split("?")[0].split(" ->")[0] for line in lines] == [
-        "GET /_snapshot/backups/*", "GET /_snapshot/backups/_current"], lines
+        "GET /_snapshot/backups/*", "GET /_snapshot/backups/*", "GET /_snapshot/backups/_current"], lines
+    assert "sort=duration" in lines[1] and "sort=start_time" in lines[0]
 
 
 def test_crit_send_ahead_that_never_answers_ends_within_t(serve):
@@ -225,7 +231,7 @@ def test_ok_nothing_is_sent_ahead_once_a_connection_is_up():
     cluster.listing = slow_listing
     client, _ = read_over_http(cluster)
     assert [e["path"].split("?")[0] for e in cluster.log] == [
-        "/_snapshot", "/_snapshot/backups/*", "/_snapshot/backups/_current"]
+        "/_snapshot", "/_snapshot/backups/*", "/_snapshot/backups/*", "/_snapshot/backups/_current"]
 
 
 def test_ok_json_without_the_right_to_get_root_names_what_is_known_of_the_version():
