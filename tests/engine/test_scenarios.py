@@ -70,7 +70,7 @@ EXPECTED = {
                  # The zips carry no index-management plugin (seen on 2.19.6 and 3.6.0).
                  ("os", None, "--slm: snapshot management is not available (HTTP 400 from 127.0.0.1:<port> for "
                               "<any>: no handler found for uri [<any>] and method [GET])")],
-    "slm_policy": [("es<7.3", 2, "ES_SNAPSHOT CRITICAL - no snapshot of policy 'nightly' in repository 'daily'"),
+    "slm_policy": [("es<7.3", 2, "ES_SNAPSHOT CRITICAL - repository 'daily' holds no snapshot of policy 'nightly'"),
                    ("*", 0, "ES_SNAPSHOT OK - snap-p SUCCESS, <age> old (repo daily)")],
     "health": [("*", 0, "ES_SNAPSHOT OK - snap-1 SUCCESS, <age> old (repo daily)")],
     "health_note": [("es>=8.7", None, ""),
@@ -355,10 +355,12 @@ def test_verbosity_and_json_agree(writable):
     count = int(requests_line.split()[0])
     assert count == len(re.findall(r"^GET .* -> HTTP 200,", vv, re.M)), vv
     # / (-v shows the version), the listing (no _snapshot: -r names the
-    # repository, plan.py), then _current on ES >= 7.14 (running ones), -v's
-    # history of older snapshots on ES >= 7.16 (the window holds one); below
-    # 7.13 and on OpenSearch _status for the size (no index_details).
-    assert count == (4 if node.es_at_least(7, 16) else 3), vv
+    # repository, plan.py), on ES >= 7.16 the snapshots that started before
+    # the window and lasted past its newest success (sort=duration), then
+    # _current on ES >= 7.14 (running ones), -v's history of older snapshots
+    # on ES >= 7.16 (the window holds one); below 7.13 and on OpenSearch
+    # _status for the size (no index_details).
+    assert count == (5 if node.es_at_least(7, 16) else 3), vv
     document = check(node, "-r", "daily", "--format", "json")
     parsed = json.loads(document.stdout)
     assert parsed["exit_code"] == document.returncode == 0 and parsed["state"] == "OK"
