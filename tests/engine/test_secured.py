@@ -5,7 +5,8 @@ One node per engine for the whole module (tests/engine/secured.py starts
 it: security on, users and roles from files, HTTPS from a CA made with
 openssl).  Each role in ROLES is the smallest that works, as measured here;
 README and SECURITY.md copy it.  Every 403 line asserted names the action
-the engine itself refused.  Run: python -m pytest -m "engine and secured".
+the engine itself refused; a privilege a mode no longer asks for (the
+request plan, plugin/plan.py) is proven unneeded by a run without it.  Run: python -m pytest -m "engine and secured".
 """
 import json
 import os
@@ -203,8 +204,9 @@ REMOVALS = {
 }
 
 
-def _removals():
-    return [(k, i) for k, rows in REMOVALS.items() for i in range(len(rows))]
+def _removals(refused_by_engine):
+    return [(k, i) for k, rows in REMOVALS.items() for i, row in enumerate(rows)
+            if (row[3] is not None) == refused_by_engine]
 
 
 def _removal_id(k, i):
@@ -212,11 +214,12 @@ def _removal_id(k, i):
     return f"{k}-{mode.replace(' ', '')}-{removed}"
 
 
-@pytest.mark.parametrize("distribution, index", _removals(), ids=[_removal_id(k, i) for k, i in _removals()])
-def test_unknown_privilege_removed_names_the_action(secured_node, distribution, index):
+def _run_without(secured_node, distribution, index):
+    """The documented role works, then the run without the privilege:
+    (its result, its status line, the stand-in's answers to GET / meanwhile)."""
     if distribution != kind(secured_node):
         pytest.skip(f"a {distribution} role")
-    mode, role, removed, action, step = REMOVALS[distribution][index]
+    mode, role, removed, _, _ = REMOVALS[distribution][index]
     args = ROLES[mode][0]
     if mode == "health" and removed != MAIN and not secured_node.es_at_least(8, 7):
         pytest.skip("no health report below Elasticsearch 8.7: --health sends no request")
@@ -230,18 +233,30 @@ def test_unknown_privilege_removed_names_the_action(secured_node, distribution, 
     result = as_monitor(secured_node, *args)
     line = status_line(result, mode)
     harness.record(secured_node, scenario=f"secured {mode} without {removed}", exit_code=result.returncode, line=line)
-    if action is not None:
-        assert result.returncode == 3 and line.startswith(refused(secured_node, action, step)), line
-        return
-    # Not needed by this mode: the same verdict, the version as the listing tells it.
+    return result, line, root_asked(secured_node)[asked:]
+
+
+@pytest.mark.parametrize("distribution, index", _removals(True), ids=[_removal_id(k, i) for k, i in _removals(True)])
+def test_unknown_privilege_removed_names_the_action(secured_node, distribution, index):
+    _, _, _, action, step = REMOVALS[distribution][index]
+    result, line, _ = _run_without(secured_node, distribution, index)
+    assert result.returncode == 3 and line.startswith(refused(secured_node, action, step)), line
+
+
+@pytest.mark.parametrize("distribution, index", _removals(False), ids=[_removal_id(k, i) for k, i in _removals(False)])
+def test_ok_privilege_the_mode_no_longer_asks_for_removed(secured_node, distribution, index):
+    """ES >= 7.16: a plain run sends no GET / (nor GET /_snapshot with -r);
+    -v and JSON take the 403 on GET / and name the version "7.16 or later"."""
+    mode = REMOVALS[distribution][index][0]
+    result, line, asked = _run_without(secured_node, distribution, index)
     assert result.returncode == 0 and re.fullmatch(OK_PLAIN, line), result.stdout + result.stderr
     if mode in ("verbose", "json"):
+        # Only a 403 on GET / gives this wording (plugin/plan.py): the node's
+        # own on 7.17, the stand-in's (the node's _has_privileges) on 8.x/9.x.
         assert shown_version(result, mode) == ASSUMED_VERSION, result.stdout
-        # The refusal of GET / was real: the node's own 403 on 7.17, the
-        # stand-in's (the node's _has_privileges) on 8.x/9.x.
-        assert root_asked(secured_node)[asked:] == ([] if secured_node.serves_root else [403])
+        assert asked == ([] if secured_node.serves_root else [403])
     else:
-        assert root_asked(secured_node)[asked:] == [], "a plain run on ES >= 7.16 sends no GET /"
+        assert asked == [], "a plain run on ES >= 7.16 sends no GET /"
 
 
 def test_unknown_health_without_fetch_health_info_has_no_403_to_quote(secured_node):
