@@ -197,6 +197,9 @@ class EsSecurity(Security):
         self._wait_login(user, password, False)
 
     def started(self, node):
+        # What the stand-in answered, in order (HTTP status per GET /): the
+        # tests tell a result that rests on it from one that never asked it.
+        self.root_answers = []
         if not node.serves_root:
             node.root_proxy = harness.Proxy(node, root=self.root_answer, tls=self.tls())
 
@@ -212,15 +215,18 @@ class EsSecurity(Security):
         who = requests.get(self.node.direct_url + "/_security/_authenticate", headers=keep, verify=self.ca,
                            timeout=30)
         if who.status_code != 200:
+            self.root_answers.append(who.status_code)
             return who.status_code, {k: v for k, v in who.headers.items()
                                      if k.lower() in ("content-type", "www-authenticate")}, who.content
         held = requests.post(self.node.direct_url + "/_security/user/_has_privileges", headers=keep,
                              json={"cluster": ["cluster:monitor/main"]}, verify=self.ca, timeout=30)
         if held.status_code == 200 and held.json()["has_all_requested"]:
+            self.root_answers.append(200)
             return 200, {"Content-Type": "application/json"}, body
         reason = (f"action [cluster:monitor/main] is unauthorized for user [{who.json()['username']}] "
                   "(test stand-in for GET /: the node's _has_privileges says no)")
         error = {"error": {"type": "security_exception", "reason": reason}, "status": 403}
+        self.root_answers.append(403)
         return 403, {"Content-Type": "application/json"}, json.dumps(error).encode()
 
 

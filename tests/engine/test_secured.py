@@ -5,8 +5,10 @@ One node per engine for the whole module (tests/engine/secured.py starts
 it: security on, users and roles from files, HTTPS from a CA made with
 openssl).  Each role in ROLES is the smallest that works, as measured here;
 README and SECURITY.md copy it.  Every 403 line asserted names the action
-the engine itself refused.  Run: python -m pytest -m "engine and secured".
+the engine itself refused; a privilege a mode no longer asks for (the
+request plan, plugin/plan.py) is proven unneeded by a run without it.  Run: python -m pytest -m "engine and secured".
 """
+import json
 import os
 import re
 import secrets
@@ -34,21 +36,27 @@ HEALTH = "cluster:monitor/health_api"
 HEALTH_INFO = "cluster:monitor/fetch/health/info"
 
 # mode -> (check arguments, {distribution: the smallest role that works}).
-# Elasticsearch: monitor_snapshot does not grant cluster:monitor/main, which
-# GET / (the version, read first) needs.  --health adds the health report's
-# two actions on ES >= 8.7.  --slm would need read_slm, which the zips cannot
-# show (no SLM handler: 405/400 before any authorisation).  OpenSearch has
-# no monitor_snapshot: the actions themselves; snapshot/status only gives
-# the size (perfdata), the check works without it.
+# Elasticsearch >= 7.16 (request plan, plugin/plan.py): a plain run sends no
+# GET / (the window listing it accepts says "7.16 or later"), and -v and
+# JSON take a 403 on GET / for that wording, so monitor_snapshot alone
+# serves them; cluster:monitor/main only shows the exact version there.
+# --health still reads the version first (GET /, cluster:monitor/main) and
+# adds the health report's two actions on ES >= 8.7.  --slm would need
+# read_slm, which the zips cannot show (no SLM handler: 405/400 before any
+# authorisation).  OpenSearch has no monitor_snapshot, and refuses the 7.16
+# listing (400), so GET / is asked: the actions themselves;
+# snapshot/status only gives the size (perfdata), the check works without it.
+OS_ROLE = [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]
 ROLES = {
-    "plain": ((), {"es": ["monitor_snapshot", MAIN], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
-    "verbose": (("-v",), {"es": ["monitor_snapshot", MAIN], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
-    "json": (("--format", "json"), {"es": ["monitor_snapshot", MAIN], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
-    "health": (("--health",), {"es": ["monitor_snapshot", MAIN, HEALTH, HEALTH_INFO], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
-    "slm": (("--slm",), {"es": ["monitor_snapshot", MAIN, "read_slm"], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
-    "slm_policy": (("--slm-policy", "nightly", "-r", "daily"),
-                   {"es": ["monitor_snapshot", MAIN, "read_slm"], "os": [MAIN, REPOSITORIES, SNAPSHOTS, STATUS]}),
+    "plain": ((), {"es": ["monitor_snapshot"], "os": OS_ROLE}),
+    "plain -r": (("-r", "daily"), {"es": ["monitor_snapshot"], "os": OS_ROLE}),
+    "verbose": (("-v",), {"es": ["monitor_snapshot"], "os": OS_ROLE}),
+    "json": (("--format", "json"), {"es": ["monitor_snapshot"], "os": OS_ROLE}),
+    "health": (("--health",), {"es": ["monitor_snapshot", MAIN, HEALTH, HEALTH_INFO], "os": OS_ROLE}),
+    "slm": (("--slm",), {"es": ["monitor_snapshot", "read_slm"], "os": OS_ROLE}),
+    "slm_policy": (("--slm-policy", "nightly", "-r", "daily"), {"es": ["monitor_snapshot", "read_slm"], "os": OS_ROLE}),
 }
+ASSUMED_VERSION = "7.16 or later"   # plugin/plan.py ASSUMED: what -v and JSON say without GET /
 OK_PLAIN = r"ES_SNAPSHOT OK - snap-p SUCCESS, (\d+[dhms])+ old \(repo daily\)"
 
 
@@ -110,12 +118,45 @@ def where(secured_node, url=None):
 def test_ok_documented_role(secured_node, mode):
     args, roles = ROLES[mode]
     secured_node.security.set_role(roles[kind(secured_node)])
+    asked = len(root_asked(secured_node))
     result = as_monitor(secured_node, *args)
     harness.record(secured_node, scenario=f"secured role {mode}", role=roles[kind(secured_node)], exit_code=result.returncode,
                    line=first_line(result.stdout))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert re.fullmatch(OK_PLAIN, status_line(result, mode)), result.stdout
+    if mode in ("verbose", "json"):
+        assert shown_version(result, mode) == (engine_version(secured_node) if secured_node.opensearch else ASSUMED_VERSION)
+    if not secured_node.serves_root:
+        # What rests on the stand-in for GET / (ES 8.x/9.x): only the 403
+        # -v and JSON take, and --health; a plain run never asks it.
+        expected = {"verbose": [403], "json": [403], "health": [200]}.get(mode, [])
+        assert root_asked(secured_node)[asked:] == expected
+
+
+def engine_version(secured_node):
+    return secured_node.engine.version
+
+
+def shown_version(result, mode):
+    """The version the output names: the -v "cluster:" line, JSON's cluster.version."""
+    if mode == "json":
+        return json.loads(result.stdout)["cluster"]["version"]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("cluster: ")]
+    assert len(lines) == 1, result.stdout
+    return lines[0].split(" ", 2)[2]
+
+
+def status_line(result, mode):
+    """The status line, or what JSON says in its place (state and summary)."""
     if mode != "json":
-        assert re.fullmatch(OK_PLAIN, first_line(result.stdout)), result.stdout
+        return first_line(result.stdout)
+    document = json.loads(result.stdout)
+    return f"ES_SNAPSHOT {document['state']} - {document['summary']}"
+
+
+def root_asked(secured_node):
+    """The stand-in's answers to GET / so far (ES 8.x/9.x; [] where the node answers it)."""
+    return list(getattr(secured_node.security, "root_answers", []))
 
 
 def refused(secured_node, action, step):
@@ -136,42 +177,86 @@ def refused(secured_node, action, step):
 
 # (mode, the role, the privilege taken away, the action the engine refuses,
 # the step): each privilege of the documented role, and of the same role
-# spelt as single actions, taken away in turn.
+# spelt as single actions, taken away in turn.  No action (None): the mode
+# no longer asks for what the privilege grants; the run is proven to work
+# without it.
 REMOVALS = {
     "es": [
-        ("plain", ["monitor_snapshot", MAIN], MAIN, MAIN, "read the cluster version"),
-        ("plain", ["monitor_snapshot", MAIN], "monitor_snapshot", REPOSITORIES, "list repositories"),
-        ("plain", [MAIN, REPOSITORIES, SNAPSHOTS], REPOSITORIES, REPOSITORIES, "list repositories"),
-        ("plain", [MAIN, REPOSITORIES, SNAPSHOTS], SNAPSHOTS, SNAPSHOTS, "list snapshots"),
+        ("plain", ["monitor_snapshot", MAIN], MAIN, None, None),
+        ("verbose", ["monitor_snapshot", MAIN], MAIN, None, None),
+        ("json", ["monitor_snapshot", MAIN], MAIN, None, None),
+        ("plain", ["monitor_snapshot"], "monitor_snapshot", REPOSITORIES, "list repositories"),
+        ("plain", [REPOSITORIES, SNAPSHOTS], REPOSITORIES, REPOSITORIES, "list repositories"),
+        ("plain", [REPOSITORIES, SNAPSHOTS], SNAPSHOTS, SNAPSHOTS, "list snapshots"),
+        ("plain -r", [REPOSITORIES, SNAPSHOTS], REPOSITORIES, None, None),
+        ("plain -r", [SNAPSHOTS], SNAPSHOTS, SNAPSHOTS, "list snapshots"),
+        ("health", ["monitor_snapshot", MAIN, HEALTH, HEALTH_INFO], MAIN, MAIN, "read the cluster version"),
         ("health", ["monitor_snapshot", MAIN, HEALTH, HEALTH_INFO], HEALTH, HEALTH, "read the health report"),
     ],
     "os": [
-        ("plain", [MAIN, REPOSITORIES, SNAPSHOTS, STATUS], MAIN, MAIN, "read the cluster version"),
-        ("plain", [MAIN, REPOSITORIES, SNAPSHOTS, STATUS], REPOSITORIES, REPOSITORIES, "list repositories"),
-        ("plain", [MAIN, REPOSITORIES, SNAPSHOTS, STATUS], SNAPSHOTS, SNAPSHOTS, "list snapshots"),
+        ("plain", OS_ROLE, MAIN, MAIN, "read the cluster version"),
+        ("plain", OS_ROLE, REPOSITORIES, REPOSITORIES, "list repositories"),
+        ("plain", OS_ROLE, SNAPSHOTS, SNAPSHOTS, "list snapshots"),
+        ("plain -r", OS_ROLE, REPOSITORIES, None, None),
+        ("verbose", OS_ROLE, MAIN, MAIN, "read the cluster version"),
+        ("json", OS_ROLE, MAIN, MAIN, "read the cluster version"),
     ],
 }
 
 
-def _removals():
-    return [(k, i) for k, rows in REMOVALS.items() for i in range(len(rows))]
+def _removals(refused_by_engine):
+    return [(k, i) for k, rows in REMOVALS.items() for i, row in enumerate(rows)
+            if (row[3] is not None) == refused_by_engine]
 
 
-@pytest.mark.parametrize("distribution, index", _removals(), ids=[f"{k}-{REMOVALS[k][i][2]}" for k, i in _removals()])
-def test_unknown_privilege_removed_names_the_action(secured_node, distribution, index):
+def _removal_id(k, i):
+    mode, _, removed, _, _ = REMOVALS[k][i]
+    return f"{k}-{mode.replace(' ', '')}-{removed}"
+
+
+def _run_without(secured_node, distribution, index):
+    """The documented role works, then the run without the privilege:
+    (its result, its status line, the stand-in's answers to GET / meanwhile)."""
     if distribution != kind(secured_node):
         pytest.skip(f"a {distribution} role")
-    mode, role, removed, action, step = REMOVALS[distribution][index]
+    mode, role, removed, _, _ = REMOVALS[distribution][index]
     args = ROLES[mode][0]
-    if mode == "health" and not secured_node.es_at_least(8, 7):
+    if mode == "health" and removed != MAIN and not secured_node.es_at_least(8, 7):
         pytest.skip("no health report below Elasticsearch 8.7: --health sends no request")
     secured_node.security.set_role(role)
-    assert as_monitor(secured_node, *args).returncode == 0, f"{role} does not work on {secured_node.engine.id}"
+    before = as_monitor(secured_node, *args)
+    assert before.returncode == 0, f"{role} does not work on {secured_node.engine.id}: {before.stdout}"
+    if mode in ("verbose", "json"):
+        assert shown_version(before, mode) == engine_version(secured_node), before.stdout
     secured_node.security.set_role([p for p in role if p != removed])
+    asked = len(root_asked(secured_node))
     result = as_monitor(secured_node, *args)
-    line = first_line(result.stdout)
-    harness.record(secured_node, scenario=f"secured without {removed}", exit_code=result.returncode, line=line)
+    line = status_line(result, mode)
+    harness.record(secured_node, scenario=f"secured {mode} without {removed}", exit_code=result.returncode, line=line)
+    return result, line, root_asked(secured_node)[asked:]
+
+
+@pytest.mark.parametrize("distribution, index", _removals(True), ids=[_removal_id(k, i) for k, i in _removals(True)])
+def test_unknown_privilege_removed_names_the_action(secured_node, distribution, index):
+    _, _, _, action, step = REMOVALS[distribution][index]
+    result, line, _ = _run_without(secured_node, distribution, index)
     assert result.returncode == 3 and line.startswith(refused(secured_node, action, step)), line
+
+
+@pytest.mark.parametrize("distribution, index", _removals(False), ids=[_removal_id(k, i) for k, i in _removals(False)])
+def test_ok_privilege_the_mode_no_longer_asks_for_removed(secured_node, distribution, index):
+    """ES >= 7.16: a plain run sends no GET / (nor GET /_snapshot with -r);
+    -v and JSON take the 403 on GET / and name the version "7.16 or later"."""
+    mode = REMOVALS[distribution][index][0]
+    result, line, asked = _run_without(secured_node, distribution, index)
+    assert result.returncode == 0 and re.fullmatch(OK_PLAIN, line), result.stdout + result.stderr
+    if mode in ("verbose", "json"):
+        # Only a 403 on GET / gives this wording (plugin/plan.py): the node's
+        # own on 7.17, the stand-in's (the node's _has_privileges) on 8.x/9.x.
+        assert shown_version(result, mode) == ASSUMED_VERSION, result.stdout
+        assert asked == ([] if secured_node.serves_root else [403])
+    else:
+        assert asked == [], "a plain run on ES >= 7.16 sends no GET /"
 
 
 def test_unknown_health_without_fetch_health_info_has_no_403_to_quote(secured_node):
@@ -232,7 +317,8 @@ def test_unknown_missing_credentials(secured_node):
 
 
 def _refused_user(secured_node, user):
-    reason = "check the credentials" if secured_node.opensearch else f"unable to authenticate user [{user}] for REST request [/]"
+    # A plain run without -r asks GET /_snapshot first (plugin/plan.py), on every engine.
+    reason = "check the credentials" if secured_node.opensearch else f"unable to authenticate user [{user}] for REST request [/_snapshot]"
     return f"ES_SNAPSHOT UNKNOWN - authentication failed at {where(secured_node, secured_node.direct_url)} (HTTP 401) as user '{user}': {reason}"
 
 
@@ -331,7 +417,7 @@ def test_no_secret_at_vvv(secured_node, tmp_path):
 def test_crit_tls_without_our_ca(secured_node):
     result = as_monitor(secured_node, url=secured_node.direct_url, ca=False)
     assert (result.returncode, first_line(result.stdout)) == (
-        2, f"ES_SNAPSHOT CRITICAL - cannot read the cluster version at {where(secured_node, secured_node.direct_url)}: TLS "
+        2, f"ES_SNAPSHOT CRITICAL - cannot list repositories at {where(secured_node, secured_node.direct_url)}: TLS "
            "certificate verification failed (unable to get local issuer certificate)")
 
 
