@@ -485,6 +485,14 @@ class Cluster:
         by = query.get("sort", "start_time")
         if by not in ("start_time", "duration"):
             bound = None
+        # ES 7.16-7.17 apply neither slm_policy_filter nor from_sort_value
+        # when both are given: another policy's snapshots come back (seen on
+        # 7.17.29 with the ascending window), and so do snapshots newer than
+        # a descending bound (7.17.29: order=desc&from_sort_value=<3y ago>
+        # &size=1 answered the newest).  8.19.21 applies both.
+        ignored = bound is not None and "slm_policy_filter" in query and self.version < (8, 0)
+        if ignored:
+            bound = None
         candidates = []
         for repo in repos:
             starts, ordered = self._sorted(repo)
@@ -500,9 +508,8 @@ class Cluster:
                 ordered = [s for s in self.repositories[repo] if id(s) in kept]
             candidates.extend((repo, s) for s in ordered
                               if any(w in ("_all", "*") or fnmatch.fnmatchcase(s.name, w) for w in wanted))
-        # From the repository index: no loads either.  ES 7.16-7.17 ignore the
-        # filter when from_sort_value is given (seen on 7.17.29; 8.19.21 applies it).
-        ignored = bound is not None and self.version < (8, 0)
+        # From the repository index: no loads either (ignored on 7.16-7.17 next
+        # to from_sort_value: above).
         if "slm_policy_filter" in query and not ignored:
             candidates = [(r, s) for r, s in candidates if s.policy == query["slm_policy_filter"]]
         unreadable = [(r, s) for r, s in candidates if s.unreadable]
