@@ -246,14 +246,19 @@ def test_wiped_repository_is_not_empty(writable):
     expect(node, "wiped_ok", check(node, "-r", "wiped", "--no-snapshots-state", "ok"))
 
 
-def test_two_repositories_one_broken(writable):
-    node = writable
+def alpha_and_broken(node):
+    """Two repositories with a snapshot each; the folder of 'broken', to break."""
     node.index("logs", docs=1)
     node.repository("alpha")
     created(node, "alpha", "a-1", "logs")
     folder = node.repository("broken")
     created(node, "broken", "b-1", "logs")
-    shutil.rmtree(folder)
+    return folder
+
+
+def test_two_repositories_one_broken(writable):
+    node = writable
+    shutil.rmtree(alpha_and_broken(node))
     result = check(node)
     expect(node, "one_broken", result)
     assert "broken" in first_line(result.stdout)
@@ -261,11 +266,7 @@ def test_two_repositories_one_broken(writable):
 
 def test_two_repositories_one_corrupt(writable):
     node = writable
-    node.index("logs", docs=1)
-    node.repository("alpha")
-    created(node, "alpha", "a-1", "logs")
-    folder = node.repository("broken")
-    created(node, "broken", "b-1", "logs")
+    folder = alpha_and_broken(node)
     for generation in folder.glob("index*"):  # index-N and index.latest: no longer JSON
         if generation.is_file():
             generation.write_bytes(b"not the repository's generation")
