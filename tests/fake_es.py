@@ -693,7 +693,17 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _IPv6HTTPServer(ThreadingHTTPServer):
+class _HTTPServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        """A client that hung up (the check ended, or closed a connection it
+        no longer needed) is no error of the simulation: socketserver would
+        print its traceback into the stderr of the test that ran the check."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _IPv6HTTPServer(_HTTPServer):
     address_family = socket.AF_INET6
 
 
@@ -703,7 +713,7 @@ class Server:
     def __init__(self, cluster, port=0, tls=None, host="127.0.0.1"):
         self.cluster = cluster
         # IPv6-only hosts: the Icinga CheckCommand must reach the cluster on [::1].
-        server_class = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
+        server_class = _IPv6HTTPServer if ":" in host else _HTTPServer
         self.httpd = server_class((host, port), Handler)
         self.httpd.daemon_threads = True
         self.httpd.cluster = cluster

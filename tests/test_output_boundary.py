@@ -173,6 +173,8 @@ def test_parent_imports_nothing_the_check_alone_needs():
 
 # -- 3. --help whole ---------------------------------------------------------------------
 
+@pytest.mark.skipif(sys.version_info >= (3, 13), reason="argparse 3.13 writes '-H, --hostname HOSTNAME': "
+                    "the README carries the help of Debian 12's Python 3.11 (as test_docs)")
 def test_help_is_whole_and_is_the_readme_options_block():
     code, out, err = run_check("--help", env={"COLUMNS": "80"})
     assert (code, err) == (3, "")
