@@ -1,7 +1,7 @@
 """Which cluster answers, and which snapshot listing it understands.
 
 Elasticsearch rejects query parameters it does not know with HTTP 400, and
-the cheap ones arrived version by version (../shared/es-api.md §2, §11):
+the cheap ones arrived version by version (docs/api-notes.md):
 
 =====================  ===================================================
 ES <= 7.12, OpenSearch  one repository per request, plain listing

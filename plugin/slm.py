@@ -4,7 +4,7 @@ A policy can stop producing snapshots without any snapshot failing: SLM
 stopped (elastic/kibana#148241), or its invocations fail before a snapshot
 exists.  The listing cannot show that; ``_slm/status`` and ``_slm/policy``
 can (and, from ES 8.7, ``_health_report``: health.py).  Shapes:
-../shared/es-api.md §8.
+docs/api-notes.md.
 Stdlib only.
 """
 import json

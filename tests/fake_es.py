@@ -1,7 +1,7 @@
 """A simulated Elasticsearch / OpenSearch cluster on 127.0.0.1.
 
 It answers the few endpoints the plugin reads the way each version family
-does (bodies shaped after ../shared/es-responses/), rejects the query
+does (bodies shaped after tests/fixtures/), rejects the query
 parameters that version rejects (HTTP 400), compresses when asked, and counts
 per request the snapshot metadata a real cluster would load from the
 repository: every snapshot it reads before sorting and paging (those excluded

@@ -1,4 +1,4 @@
-"""Survivors of the mutation pass of 2026-12-04 (../shared/MUTATION-2026-12-04.md)
+"""Survivors of the mutation pass of 2026-12-04 (a sampled AST mutation of reader.py and snapshots.py)
 in reader.py and the parsing of snapshots.py: each test below changes a
 verdict, a perfdata value, what -v shows or which snapshots are read when
 the bound or branch it names is mutated.  End to end against the simulated
