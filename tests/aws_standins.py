@@ -226,31 +226,17 @@ class Domain:
         self.server.__exit__(*exc)
 
 
-class _Plain(ThreadingHTTPServer):
-    daemon_threads = True
-
-
-class _Service:
+class _Service(fake_es.Served):
     """A small HTTP service on 127.0.0.1 that records what it was asked."""
 
     def __init__(self, handler):
-        self.httpd = _Plain(("127.0.0.1", 0), handler)
+        self._serve(ThreadingHTTPServer(("127.0.0.1", 0), handler))
         self.httpd.service = self
         self.requests = []
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _iso(moment):

@@ -707,24 +707,39 @@ class _IPv6HTTPServer(_HTTPServer):
     address_family = socket.AF_INET6
 
 
-class Server:
-    """Context manager: a Cluster served on 127.0.0.1 (or host="::1") in a thread."""
+class Served:
+    """Context manager: an HTTP server answering on a thread of its own
+    (the simulated cluster here, the AWS stand-ins in aws_standins.py)."""
+
+    def _serve(self, httpd):
+        self.httpd = httpd
+        httpd.daemon_threads = True
+        # A short poll interval: shutdown() waits for the serving loop to
+        # notice, and the default 0.5 s per server added a minute to the suite.
+        self.thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Server(Served):
+    """A Cluster served on 127.0.0.1 (or host="::1") in a thread."""
 
     def __init__(self, cluster, port=0, tls=None, host="127.0.0.1"):
         self.cluster = cluster
         # IPv6-only hosts: the Icinga CheckCommand must reach the cluster on [::1].
         server_class = _IPv6HTTPServer if ":" in host else _HTTPServer
-        self.httpd = server_class((host, port), Handler)
-        self.httpd.daemon_threads = True
+        self._serve(server_class((host, port), Handler))
         self.httpd.cluster = cluster
         self.scheme = "http"
         if tls is not None:  # an ssl.SSLContext
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
             self.scheme = "https"
-        # A short poll interval: shutdown() waits for the serving loop to
-        # notice, and the default 0.5 s per server added a minute to the suite.
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
 
     @property
     def url(self):
@@ -737,14 +752,6 @@ class Server:
         from test to test: tests/conftest.py, serve)."""
         self.cluster = self.httpd.cluster = cluster
         return self
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 # -- scenarios for the demo and for people trying the plugin ------------------
